@@ -1,0 +1,123 @@
+"""Input checks shared by every family; each raises a :mod:`probwb.errors` error naming what and where."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from probwb.errors import DataError, ProbabilityError
+
+PROB_ATOL = 1e-9
+
+
+def closest_match(name: str, valid: Iterable[str]) -> str | None:
+    """Return the valid name nearest to ``name`` (for 'did you mean' hints), or None."""
+    hits = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.5)
+    return hits[0] if hits else None
+
+
+def _did_you_mean(name: str, valid: Iterable[str]) -> str:
+    hit = closest_match(name, valid)
+    return f" (did you mean {hit!r}?)" if hit else ""
+
+
+def check_dataframe(data: object, *, name: str = "data", allow_empty: bool = False) -> pd.DataFrame:
+    """Return ``data`` as a DataFrame, raising DataError if it is not one or is empty."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"{name} must be a pandas DataFrame, found {type(data).__name__}")
+    if not allow_empty and len(data) == 0:
+        raise DataError(f"{name} is empty: expected at least one row, found 0 rows")
+    return data
+
+
+def check_columns(data: pd.DataFrame, columns: Iterable[str], *, name: str = "data") -> None:
+    """Raise DataError naming each requested column missing from ``data`` and the nearest existing one."""
+    present = [str(c) for c in data.columns]
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        parts = [f"{c!r}{_did_you_mean(c, present)}" for c in missing]
+        raise DataError(
+            f"{name} has no column {', '.join(parts)}; columns found: {present}"
+        )
+
+
+def check_finite(values: object, *, name: str = "values", allow_nan: bool = False) -> np.ndarray:
+    """Return ``values`` as a float array, raising DataError on NaN (unless allowed) or infinities."""
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be numeric, found values that are not numbers ({exc})") from None
+    if np.isinf(arr).any():
+        idx = np.argwhere(np.isinf(arr))[0].tolist()
+        raise DataError(f"{name} contains an infinite value at position {idx}")
+    if not allow_nan and np.isnan(arr).any():
+        idx = np.argwhere(np.isnan(arr))
+        raise DataError(
+            f"{name} contains {len(idx)} NaN value(s) (first at position {idx[0].tolist()}); "
+            "expected no missing values"
+        )
+    return arr
+
+
+def check_nonnegative(values: object, *, name: str = "values") -> np.ndarray:
+    """Return ``values`` as a float array, raising DataError on negatives, NaN or infinities."""
+    arr = check_finite(values, name=name)
+    if (arr < 0).any():
+        idx = np.argwhere(arr < 0)[0].tolist()
+        raise DataError(f"{name} must be non-negative, found {arr[tuple(idx)]!r} at position {idx}")
+    return arr
+
+
+def check_probabilities(values: object, *, name: str = "probabilities") -> np.ndarray:
+    """Return ``values`` as a float array in [0, 1], raising ProbabilityError otherwise."""
+    arr = check_finite(values, name=name)
+    bad = (arr < 0) | (arr > 1)
+    if bad.any():
+        idx = np.argwhere(bad)[0].tolist()
+        raise ProbabilityError(
+            f"{name} must lie in [0, 1], found {arr[tuple(idx)]!r} at position {idx} "
+            f"({int(bad.sum())} value(s) out of range)"
+        )
+    return arr
+
+
+def check_stochastic(
+    matrix: object,
+    *,
+    name: str = "matrix",
+    axis: int = -1,
+    atol: float = PROB_ATOL,
+    labels: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Return ``matrix`` as float array whose slices along ``axis`` are distributions, else ProbabilityError.
+
+    The error names the offending row (by label when ``labels`` are given) and its sum; nothing is renormalised.
+    """
+    arr = np.asarray(matrix, dtype=float)
+    if np.isnan(arr).any():
+        raise ProbabilityError(f"{name} contains NaN")
+    if (arr < 0).any():
+        idx = np.argwhere(arr < 0)[0].tolist()
+        raise ProbabilityError(f"{name} has a negative probability {arr[tuple(idx)]!r} at position {idx}")
+    sums = arr.sum(axis=axis)
+    bad = np.abs(sums - 1.0) > atol
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        where = labels[int(idx[0])] if labels is not None and sums.ndim == 1 else idx.tolist()
+        raise ProbabilityError(
+            f"{name}: every row must sum to 1 (within {atol:g}); row {where} sums to {sums[tuple(idx)]:.12g}"
+            f" ({int(bad.sum())} row(s) off)"
+        )
+    return arr
+
+
+def check_same_length(**arrays: object) -> int:
+    """Return the common length of the named arrays, raising DataError naming the lengths if they differ."""
+    lengths = {k: len(v) for k, v in arrays.items()}  # type: ignore[arg-type]
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        raise DataError(f"inputs must have the same length: {desc}")
+    return next(iter(lengths.values())) if lengths else 0

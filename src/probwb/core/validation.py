@@ -67,7 +67,7 @@ def check_nonnegative(values: object, *, name: str = "values") -> np.ndarray:
     arr = check_finite(values, name=name)
     if (arr < 0).any():
         idx = np.argwhere(arr < 0)[0].tolist()
-        raise DataError(f"{name} must be non-negative, found {arr[tuple(idx)]!r} at position {idx}")
+        raise DataError(f"{name} must be non-negative, found {float(arr[tuple(idx)]):g} at position {idx}")
     return arr
 
 
@@ -78,7 +78,7 @@ def check_probabilities(values: object, *, name: str = "probabilities") -> np.nd
     if bad.any():
         idx = np.argwhere(bad)[0].tolist()
         raise ProbabilityError(
-            f"{name} must lie in [0, 1], found {arr[tuple(idx)]!r} at position {idx} "
+            f"{name} must lie in [0, 1], found {float(arr[tuple(idx)]):g} at position {idx} "
             f"({int(bad.sum())} value(s) out of range)"
         )
     return arr
@@ -101,7 +101,7 @@ def check_stochastic(
         raise ProbabilityError(f"{name} contains NaN")
     if (arr < 0).any():
         idx = np.argwhere(arr < 0)[0].tolist()
-        raise ProbabilityError(f"{name} has a negative probability {arr[tuple(idx)]!r} at position {idx}")
+        raise ProbabilityError(f"{name} has a negative probability {float(arr[tuple(idx)]):g} at position {idx}")
     sums = arr.sum(axis=axis)
     bad = np.abs(sums - 1.0) > atol
     if bad.any():

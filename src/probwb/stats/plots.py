@@ -1,0 +1,66 @@
+"""Plots for :mod:`probwb.stats`: a normal QQ plot for assumption checks and the posterior of a Bayesian A/B
+test. Every function returns the matplotlib Axes it drew on and never calls ``show()``."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from probwb.errors import DataError
+
+__all__ = ["qq_plot", "ab_posterior_plot"]
+
+
+def qq_plot(x, ax=None, *, standardize: bool = True, title: str | None = None):
+    """Draw a normal QQ plot of ``x`` (with the y = x reference line when standardised); return the Axes."""
+    import matplotlib.pyplot as plt
+
+    arr = np.asarray(x, dtype=float).ravel()
+    if arr.size < 3 or np.isnan(arr).any():
+        raise DataError(f"qq_plot needs at least 3 values and no NaN, found {arr.size} value(s)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    y = np.sort(arr)
+    if standardize:
+        sd = y.std(ddof=1)
+        if sd == 0:
+            raise DataError("qq_plot: the values are constant")
+        y = (y - y.mean()) / sd
+    q = stats.norm.ppf((np.arange(1, y.size + 1) - 0.375) / (y.size + 0.25))  # Blom plotting positions
+    ax.scatter(q, y, s=12, alpha=0.8)
+    lo, hi = min(q.min(), y.min()), max(q.max(), y.max())
+    if standardize:
+        ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("theoretical normal quantile")
+    ax.set_ylabel("standardised sample quantile" if standardize else "sample quantile")
+    ax.set_title(title or "Normal QQ plot")
+    return ax
+
+
+def ab_posterior_plot(result, ax=None, *, kind: str = "metric", bins: int = 80):
+    """Draw posterior histograms of each arm's metric (``kind="metric"``) or of the lift over the control
+    (``kind="lift"``) from an :class:`~probwb.stats.results.ABResult`; return the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    draws = result.draws
+    if kind == "metric":
+        for arm in draws.columns:
+            ax.hist(draws[arm], bins=bins, density=True, alpha=0.45, label=str(arm), histtype="stepfilled")
+        ax.set_xlabel(f"posterior {result.metric}")
+    elif kind == "lift":
+        c = draws[result.control].to_numpy()
+        for arm in draws.columns:
+            if arm == result.control:
+                continue
+            ax.hist(draws[arm].to_numpy() / c - 1, bins=bins, density=True, alpha=0.45, label=str(arm),
+                    histtype="stepfilled")
+        ax.axvline(0.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel(f"relative lift over {result.control!r}")
+    else:
+        raise DataError(f"kind must be 'metric' or 'lift', found {kind!r}")
+    ax.set_ylabel("density")
+    ax.legend(title="arm")
+    ax.set_title(result.method)
+    return ax

@@ -1,0 +1,150 @@
+"""Run the ``tests:`` list of a ``kind: stats`` model spec (see docs/CONTRACTS.md).
+
+A spec looks like::
+
+    data: {source: simulate_patient_cohort, args: {n_patients: 3000, random_state: 7}, table: patients}
+    model: {kind: stats}
+    tests:
+      - {test: anova, args: {formula: "length_of_stay ~ age_band * treatment", typ: 2}}
+      - {test: ab, args: {metric: redemption}, title: Redemption by coupon}
+
+Each test names a function of :mod:`probwb.stats` (see ``TESTS``); its first argument is the selected data
+table (``table:`` in a test picks another table of the data object), ``args`` are its keyword arguments.
+``test: ab`` works on the whole coupon-campaign object (:func:`~probwb.stats.ab.coupon_ab`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from probwb.core.validation import closest_match
+from probwb.errors import SpecError
+from probwb.stats import ab, htests, posthoc
+
+# the package re-exports the function ``anova``, which hides the module of the same name
+anova = importlib.import_module("probwb.stats.anova")
+
+__all__ = ["SPEC_KEYS", "TESTS", "SpecResults", "run_spec", "validate_spec"]
+
+
+@dataclass(frozen=True)
+class SpecResults:
+    """What a stats spec produces (saved by ``probwb run``): the titles and result objects of its tests."""
+
+    titles: tuple[str, ...]
+    results: tuple[Any, ...]
+
+    def __getitem__(self, title: str) -> Any:
+        """Return the result of the test with this title."""
+        return self.results[self.titles.index(title)]
+
+    def summary(self) -> pd.DataFrame:
+        """Return one row per test: title, method and the one-sentence interpretation."""
+        return pd.DataFrame({"title": list(self.titles), "method": [r.method for r in self.results],
+                             "interpretation": [r.interpret() for r in self.results]})
+
+
+def _shapiro(frame: pd.DataFrame, column: str):
+    return htests.shapiro(frame[column])
+
+
+#: test name -> (function, how it takes the data: "frame", "object" or "column")
+TESTS: dict[str, tuple[Callable[..., Any], str]] = {
+    "anova": (anova.anova, "frame"),
+    "oneway": (anova.oneway, "frame"),
+    "welch": (anova.welch_anova, "frame"),
+    "rm_anova": (anova.rm_anova, "frame"),
+    "mixed_anova": (anova.mixed_anova, "frame"),
+    "kruskal": (anova.kruskal, "frame"),
+    "friedman": (anova.friedman, "frame"),
+    "ttest": (htests.ttest, "frame"),
+    "mannwhitney": (htests.mannwhitney, "frame"),
+    "chi2": (htests.chi2_independence, "frame"),
+    "levene": (htests.levene, "frame"),
+    "shapiro": (_shapiro, "frame"),
+    "tukey": (posthoc.tukey_hsd, "frame"),
+    "games_howell": (posthoc.games_howell, "frame"),
+    "pairwise": (posthoc.pairwise_tests, "frame"),
+    "rate_ab": (ab.rate_ab, "frame"),
+    "spend_ab": (ab.spend_ab, "frame"),
+    "ab": (ab.coupon_ab, "object"),
+}
+
+SPEC_KEYS: dict[str, dict[str, Any]] = {
+    "model": {},
+    "tests": {
+        "test": (str, f"which test: {', '.join(TESTS)}"),
+        "args": (dict, "keyword arguments of the test function (column names, formula, ...)"),
+        "title": (str, "a heading for this test in the report"),
+        "table": (str, "run on this table of the data object instead of the selected one"),
+    },
+}
+
+_RANDOM = {"ab", "rate_ab", "spend_ab"}
+
+
+def validate_spec(spec: dict[str, Any]) -> None:
+    """Check every test of ``spec["tests"]``: a known test name and argument names its function accepts."""
+    tests = spec.get("tests")
+    if not tests:
+        raise SpecError("tests is missing or empty: a stats spec needs a list of tests (test: anova, args: ...)")
+    for i, item in enumerate(tests):
+        name = item.get("test")
+        if name not in TESTS:
+            hit = closest_match(str(name), TESTS)
+            hint = f" (did you mean {hit!r}?)" if hit else ""
+            raise SpecError(f"tests[{i}].test: unknown test {name!r}{hint}; tests: {', '.join(TESTS)}")
+        func, _ = TESTS[name]
+        params = list(inspect.signature(func).parameters)[1:]
+        for key in item.get("args", {}) or {}:
+            if key not in params:
+                hit = closest_match(str(key), params)
+                hint = f" (did you mean {hit!r}?)" if hit else ""
+                raise SpecError(f"tests[{i}].args.{key}: {name} has no argument {key!r}{hint}; "
+                                f"arguments: {', '.join(params)}")
+
+
+def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state=None) -> dict[str, Any]:
+    """Run every test of a ``kind: stats`` spec; return the dict the report reads (tests, tables, figures,
+    text, warnings). ``quick`` uses fewer posterior draws for Bayesian A/B tests."""
+    from probwb.report.data import load_data
+    from probwb.stats import plots
+
+    validate_spec(spec)
+    if "data" not in spec:
+        raise SpecError("data is missing: a stats spec needs a data: section")
+    loaded = load_data(spec["data"])
+    results, titles, tables, figures, text, warns = [], [], {}, {}, [], []
+    for i, item in enumerate(spec["tests"]):
+        name = item["test"]
+        func, how = TESTS[name]
+        args = dict(item.get("args") or {})
+        if name in _RANDOM:
+            args.setdefault("random_state", random_state)
+            if quick:
+                args["n_draws"] = min(int(args.get("n_draws", 50_000)), 4_000)
+        if how == "object":
+            target = loaded.obj
+        else:
+            tname = item.get("table", loaded.selected)
+            target = loaded.tables.get(tname) if tname is not None else loaded.frame
+            if target is None:
+                raise SpecError(f"tests[{i}]: no table to run {name!r} on; choose one with table: "
+                                f"({', '.join(loaded.tables)})")
+        res = func(target, **args)
+        title = item.get("title") or f"{res.method}"
+        results.append(res)
+        titles.append(title)
+        tables[title] = res.to_frame()
+        text.append(res.interpret())
+        warns += [f"{title}: {w}" for w in res.warnings]
+        if name in _RANDOM:
+            figures[title] = plots.ab_posterior_plot(res, kind="lift").figure
+    return {"model": SpecResults(tuple(titles), tuple(results)), "tests": results, "tables": tables,
+            "figures": figures, "text": text, "warnings": warns, "data": loaded.frame}

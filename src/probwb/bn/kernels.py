@@ -1,0 +1,440 @@
+"""Compiled, batched variable elimination: plain functions on numpy arrays.
+
+A network is described to these kernels by integer node ids, their cardinalities, their parents and
+conditional probability tables (CPTs) laid out as ``(*parent_cards, card)``. Nothing here knows node
+or state names: that is the job of :mod:`probwb.bn.network`.
+
+The engine works in two phases.
+
+* :func:`compile_plan` turns one query *pattern* — which nodes are targets, which are observed
+  (hard evidence), which carry per-row likelihood vectors (soft evidence), which are intervened on
+  (``do``) — into a :class:`Plan`: the barren nodes are pruned, an elimination order is chosen
+  (min-fill, ties broken by min-weight) and every elimination step is written down as one
+  ``numpy.einsum`` call with fixed subscripts.
+* :func:`run_plan` executes a plan on concrete arrays. Two pseudo-variables make it batched:
+  ``ROW`` (one entry per evidence row: CPTs indexed by each row's observed states get a row axis)
+  and ``SAMPLE`` (one entry per draw of the CPTs from their Dirichlet posteriors). Both ride through
+  every einsum like ordinary variables that are never summed out, so thousands of rows (or CPT
+  draws) are one vectorised elimination rather than a Python loop.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "ROW",
+    "SAMPLE",
+    "Plan",
+    "ancestors",
+    "compile_plan",
+    "elimination_order",
+    "requisite_nodes",
+    "network_order",
+    "run_plan",
+    "enumerate_joint",
+]
+
+#: pseudo-variable id of the evidence-row batch axis
+ROW = -1
+#: pseudo-variable id of the CPT-sample batch axis
+SAMPLE = -2
+
+_LETTERS = string.ascii_letters
+
+
+def ancestors(parents: Sequence[Sequence[int]], nodes: set[int] | frozenset[int]) -> set[int]:
+    """Return ``nodes`` together with all their ancestors under the parent lists ``parents``."""
+    seen = set(nodes)
+    stack = list(nodes)
+    while stack:
+        v = stack.pop()
+        for p in parents[v]:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
+
+
+def requisite_nodes(parents: Sequence[Sequence[int]], children: Sequence[Sequence[int]],
+                    targets: Sequence[int], evidence: set[int] | frozenset[int]) -> set[int]:
+    """Return the nodes whose CPTs are needed for P(targets | evidence), by Shachter's Bayes-ball.
+
+    Everything else is barren or d-separated from the targets and only rescales P(evidence); the
+    parents of a returned node are themselves returned or observed.
+    """
+    top: set[int] = set()
+    bottom: set[int] = set()
+    # two work lists: nodes reached from a child, and nodes reached from a parent
+    up = list(targets)
+    down: list[int] = []
+    while up or down:
+        if up:
+            j = up.pop()
+            if j in evidence:
+                continue
+            if j not in top:
+                top.add(j)
+                up.extend(parents[j])
+            if j not in bottom:
+                bottom.add(j)
+                down.extend(children[j])
+        else:
+            j = down.pop()
+            if j in evidence:
+                if j not in top:
+                    top.add(j)
+                    up.extend(parents[j])
+            elif j not in bottom:
+                bottom.add(j)
+                down.extend(children[j])
+    return top
+
+
+def elimination_order(
+    scopes: Sequence[Sequence[int]],
+    eliminate: set[int],
+    cards: Sequence[int],
+    heuristic: str = "min_fill",
+) -> list[int]:
+    """Return a greedy elimination order for the variables in ``eliminate``.
+
+    ``scopes`` are the factor scopes (pseudo-variables are ignored); the interaction graph joins any
+    two variables sharing a factor. ``heuristic`` is ``"min_fill"`` (fewest new edges, ties broken by
+    the size of the table created) or ``"min_weight"`` (smallest table created, ties by fill).
+    """
+    adj: dict[int, set[int]] = {}
+    for sc in scopes:
+        real = [v for v in sc if v >= 0]
+        for v in real:
+            nb = adj.setdefault(v, set())
+            nb.update(real)
+    for v, nb in adj.items():
+        nb.discard(v)
+    remaining = set(eliminate)
+    min_fill = heuristic == "min_fill"
+
+    def key(v: int) -> tuple[int, int]:
+        nb = adj.get(v, ())
+        weight = 1
+        for u in nb:
+            weight *= cards[u]
+        fill = 0
+        nbl = list(nb)
+        for i, a in enumerate(nbl):
+            na = adj[a]
+            for b in nbl[i + 1:]:
+                if b not in na:
+                    fill += 1
+        return (fill, weight) if min_fill else (weight, fill)
+
+    # scores change only near an eliminated node, so they are cached and refreshed locally
+    scores = {v: key(v) for v in remaining}
+    order: list[int] = []
+    while remaining:
+        best = min(remaining, key=scores.__getitem__)
+        nb = adj.pop(best, set())
+        for a in nb:
+            na = adj[a]
+            na.discard(best)
+            na.update(u for u in nb if u != a)
+        remaining.discard(best)
+        del scores[best]
+        order.append(best)
+        touched = set(nb)
+        for a in nb:
+            touched.update(adj[a])
+        for u in touched & remaining:
+            scores[u] = key(u)
+    return order
+
+
+class FactorSource(NamedTuple):
+    """How one input factor of a plan is built from the network's arrays.
+
+    ``kind`` is ``"cpt"`` (CPT of ``node``, axes permuted by ``perm`` so observed axes come first,
+    then indexed by the observed states of ``observed``) or ``"soft"`` (the per-row likelihood
+    matrix of ``node``).
+    """
+
+    kind: str
+    node: int
+    perm: tuple[int, ...] = ()
+    observed: tuple[int, ...] = ()
+    row_observed: bool = False
+
+
+@dataclass
+class Plan:
+    """A compiled elimination: input factors, einsum steps and the output layout.
+
+    Attributes
+    ----------
+    sources : how each input factor slot is built (see :class:`FactorSource`).
+    steps : ``(input slots, subscripts)``; each step's output is appended as a new slot.
+    output_vars : the output axes, e.g. ``(SAMPLE, ROW, t1, t2)`` (pseudo-variables first).
+    relevant : nodes kept after pruning barren ones.
+    order : the elimination order used.
+    max_table : the largest number of entries of any table created (excluding batch axes).
+    """
+
+    sources: list[FactorSource]
+    steps: list[tuple[tuple[int, ...], str]]
+    output_vars: tuple[int, ...]
+    relevant: frozenset[int]
+    order: list[int]
+    max_table: int
+    hard_row: tuple[int, ...] = field(default=())
+
+
+def compile_plan(
+    parents: Sequence[Sequence[int]],
+    cards: Sequence[int],
+    targets: Sequence[int],
+    hard: Sequence[int] = (),
+    soft: Sequence[int] = (),
+    do: Sequence[int] = (),
+    *,
+    batched: bool = False,
+    sampled: bool = False,
+    heuristic: str = "min_fill",
+    rank: Mapping[int, int] | None = None,
+    replan_above: int = 4096,
+    children: Sequence[Sequence[int]] | None = None,
+    joint: bool = False,
+) -> Plan:
+    """Compile a variable-elimination plan for one query pattern.
+
+    Parameters
+    ----------
+    parents, cards : network structure by integer node id.
+    targets : nodes whose (joint) posterior is wanted, in output order; may be empty (P(evidence)).
+    hard : nodes observed with a definite state (per row when ``batched``).
+    soft : nodes that receive a likelihood vector per row (``batched`` only); used for rows whose
+        observed columns differ, an unobserved cell being an all-ones vector.
+    do : intervened nodes: their own CPT is dropped (graph surgery) and their state is fixed.
+    batched : hard evidence varies by row, giving a ``ROW`` axis.
+    sampled : CPT arrays carry a leading ``SAMPLE`` axis.
+    heuristic : ``"min_fill"`` or ``"min_weight"``.
+    rank : optional network-wide elimination rank (see :func:`network_order`). Restricting a
+        whole-network order to the query's variables is nearly free and never creates larger tables
+        than that order does on the full network; when it still creates a table above
+        ``replan_above`` entries, a query-specific greedy order is computed and the better one kept.
+    children : optional children lists matching ``parents`` (saves rebuilding them per call).
+    joint : keep every factor needed for the exact ``P(targets, evidence)``. By default, with
+        targets, the factors d-separated from the targets are dropped (Bayes-ball), so the output
+        is only *proportional* to ``P(targets, evidence)`` for each row: normalise it.
+
+    Returns
+    -------
+    Plan
+        The compiled plan; its output is the table ``P(targets, evidence)`` (up to a factor per row
+        and sample unless ``joint``; exact when there are no targets) with axes ``output_vars``.
+    """
+    targets = tuple(int(t) for t in targets)
+    hard_set = frozenset(int(h) for h in hard)
+    soft_set = frozenset(int(s) for s in soft)
+    do_set = frozenset(int(d) for d in do)
+    observed = hard_set | do_set
+    if soft_set and not batched:
+        raise ValueError("soft evidence needs batched=True")
+    # graph surgery: an intervened node loses its parents
+    if do_set:
+        mut_parents: Sequence[Sequence[int]] = [() if v in do_set else parents[v]
+                                                for v in range(len(parents))]
+        children = None
+    else:
+        mut_parents = parents
+    if targets and not soft_set and not joint:
+        # only P(targets | evidence) is wanted, so d-separated and barren parts can go
+        if children is None:
+            children = [[] for _ in parents]
+            for v, pas in enumerate(mut_parents):
+                for p in pas:
+                    children[p].append(v)
+        cpt_nodes = requisite_nodes(mut_parents, children, targets, observed)
+        relevant = cpt_nodes | {u for v in cpt_nodes for u in mut_parents[v]}
+    else:
+        relevant = ancestors(mut_parents, set(targets) | hard_set | soft_set | do_set)
+        cpt_nodes = relevant - do_set
+
+    sources: list[FactorSource] = []
+    scopes: list[tuple[int, ...]] = []
+    pseudo_sample = (SAMPLE,) if sampled else ()
+    for v in sorted(cpt_nodes):
+        fam = (*parents[v], v)
+        if observed.isdisjoint(fam):
+            sources.append(FactorSource("cpt", v))
+            scopes.append(pseudo_sample + fam)
+            continue
+        obs_axes = tuple(i for i, u in enumerate(fam) if u in observed)
+        free_axes = tuple(i for i, u in enumerate(fam) if u not in observed)
+        obs_nodes = tuple(fam[i] for i in obs_axes)
+        row_obs = batched and any(u in hard_set for u in obs_nodes)
+        free = tuple(fam[i] for i in free_axes)
+        # the row axis goes last (run_plan moves it there) so einsum's inner loops run over rows
+        scope = pseudo_sample + free + (ROW,) if row_obs and not sampled else \
+            pseudo_sample + ((ROW,) if row_obs else ()) + free
+        sources.append(FactorSource("cpt", v, obs_axes + free_axes, obs_nodes, row_obs))
+        scopes.append(scope)
+    for v in sorted(soft_set):
+        sources.append(FactorSource("soft", v))
+        scopes.append((v, ROW))
+
+    eliminate = set(relevant) - set(targets) - observed
+    if rank is not None:
+        order = sorted(eliminate, key=rank.__getitem__)
+        steps, output_vars, max_table = _schedule(scopes, order, cards, targets, pseudo_sample)
+        if max_table > replan_above:
+            # the network-wide order may be poor once evidence has cut the graph: try a fresh one
+            order2 = elimination_order(scopes, eliminate, cards, heuristic)
+            sched2 = _schedule(scopes, order2, cards, targets, pseudo_sample)
+            if sched2[2] < max_table:
+                order = order2
+                steps, output_vars, max_table = sched2
+    else:
+        order = elimination_order(scopes, eliminate, cards, heuristic)
+        steps, output_vars, max_table = _schedule(scopes, order, cards, targets, pseudo_sample)
+    hard_row = tuple(sorted(hard_set)) if batched else ()
+    return Plan(sources, steps, output_vars, frozenset(relevant), order, max_table, hard_row)
+
+
+def _schedule(scopes: list[tuple[int, ...]], order: Sequence[int], cards: Sequence[int],
+              targets: tuple[int, ...], pseudo_sample: tuple[int, ...]
+              ) -> tuple[list[tuple[tuple[int, ...], str]], tuple[int, ...], int]:
+    """Write the einsum steps for eliminating ``order``; return (steps, output vars, largest table)."""
+    live: dict[int, tuple[int, ...]] = dict(enumerate(scopes))
+    holders: dict[int, set[int]] = {}
+    for s, sc in live.items():
+        for u in sc:
+            if u in holders:
+                holders[u].add(s)
+            else:
+                holders[u] = {s}
+    # one letter per variable for the whole plan when they fit, else letters per step
+    letters = {u: _LETTERS[i] for i, u in enumerate(holders)} if len(holders) <= len(_LETTERS) else None
+    steps: list[tuple[tuple[int, ...], str]] = []
+    next_slot = len(scopes)
+    max_table = 1
+    for v in order:
+        ins = tuple(sorted(holders.pop(v, ())))
+        seen = set()
+        for s in ins:
+            seen.update(live[s])
+        seen.discard(v)
+        size = cards[v]
+        rest = []
+        for u in seen:
+            if u >= 0:
+                size *= cards[u]
+                rest.append(u)
+        if size > max_table:
+            max_table = size
+        out = tuple(rest) + tuple(u for u in (SAMPLE, ROW) if u in seen)
+        in_scopes = [live[s] for s in ins]
+        steps.append((ins, _subscripts(in_scopes, out, letters)))
+        for s in ins:
+            for u in live.pop(s):
+                if u != v:
+                    holders[u].discard(s)
+        for u in out:
+            holders[u].add(next_slot)
+        live[next_slot] = out
+        next_slot += 1
+    has_row = any(ROW in sc for sc in live.values())
+    output_vars = pseudo_sample + ((ROW,) if has_row else ()) + targets
+    ins = tuple(live)
+    steps.append((ins, _subscripts([live[s] for s in ins], output_vars, letters)))
+    return steps, output_vars, max_table
+
+
+def network_order(parents: Sequence[Sequence[int]], cards: Sequence[int],
+                  heuristic: str = "min_fill") -> dict[int, int]:
+    """Return ``{node: rank}`` of a greedy elimination order on the whole network's moral graph."""
+    scopes = [tuple(parents[v]) + (v,) for v in range(len(parents))]
+    order = elimination_order(scopes, set(range(len(parents))), cards, heuristic)
+    return {v: i for i, v in enumerate(order)}
+
+
+def _subscripts(in_scopes: Sequence[Sequence[int]], out_scope: Sequence[int],
+                letters: dict[int, str] | None = None) -> str:
+    if letters is not None:
+        return ",".join([_word(sc, letters) for sc in in_scopes]) + "->" + _word(out_scope, letters)
+    if letters is None:
+        letters = {}
+        for sc in list(in_scopes) + [out_scope]:
+            for u in sc:
+                if u not in letters:
+                    letters[u] = _LETTERS[len(letters)]
+    return (",".join(["".join([letters[u] for u in sc]) for sc in in_scopes]) + "->"
+            + "".join([letters[u] for u in out_scope]))
+
+
+def _word(scope: Sequence[int], letters: dict[int, str]) -> str:
+    return "".join([letters[u] for u in scope])
+
+
+def run_plan(
+    plan: Plan,
+    cpts: Sequence[np.ndarray],
+    hard_states: dict[int, int | np.ndarray] | None = None,
+    soft_likelihoods: dict[int, np.ndarray] | None = None,
+    do_states: dict[int, int] | None = None,
+) -> np.ndarray:
+    """Execute ``plan`` and return the unnormalised table over ``plan.output_vars``.
+
+    ``cpts[v]`` has shape ``(*parent_cards, card)`` (with a leading sample axis when the plan was
+    compiled with ``sampled=True``). ``hard_states`` gives each hard-evidence node's state index —
+    an ``int``, or an integer array of shape ``(n_rows,)`` for a batched plan; ``soft_likelihoods``
+    gives ``(n_rows, card)`` arrays; ``do_states`` the intervened states.
+    """
+    hard_states = hard_states or {}
+    soft_likelihoods = soft_likelihoods or {}
+    do_states = do_states or {}
+    sampled = bool(plan.output_vars) and plan.output_vars[0] == SAMPLE
+    factors: list[np.ndarray] = []
+    for src in plan.sources:
+        if src.kind == "soft":
+            factors.append(np.ascontiguousarray(soft_likelihoods[src.node].T))
+            continue
+        arr = cpts[src.node]
+        if src.observed:
+            if sampled:
+                arr = np.transpose(arr, (0,) + tuple(p + 1 for p in src.perm))
+            else:
+                arr = np.transpose(arr, src.perm)
+            idx = tuple(
+                hard_states[u] if u in hard_states else do_states[u] for u in src.observed
+            )
+            if src.row_observed:
+                # constant (do) indices must broadcast against the per-row arrays
+                n = next(len(i) for i in idx if isinstance(i, np.ndarray))
+                idx = tuple(i if isinstance(i, np.ndarray) else np.full(n, i, dtype=np.intp)
+                            for i in idx)
+            if sampled:
+                arr = arr[(slice(None),) + idx]
+            else:
+                arr = arr[idx]
+                if src.row_observed and arr.ndim > 1:
+                    arr = np.ascontiguousarray(np.moveaxis(arr, 0, -1))
+        factors.append(arr)
+    for ins, subs in plan.steps:
+        ops = [factors[s] for s in ins]
+        factors.append(np.einsum(subs, *ops) if ops else np.ones(()))
+    return factors[-1]
+
+
+def enumerate_joint(parents: Sequence[Sequence[int]], cpts: Sequence[np.ndarray]) -> np.ndarray:
+    """Return the full joint table, axes in node-id order, by brute-force multiplication.
+
+    For testing only: the table has ``prod(cards)`` entries.
+    """
+    n = len(cpts)
+    letters = _LETTERS[:n]
+    subs = ",".join("".join(letters[u] for u in tuple(parents[v]) + (v,)) for v in range(n))
+    return np.einsum(subs + "->" + letters, *cpts)

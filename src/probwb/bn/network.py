@@ -1,0 +1,1126 @@
+"""The :class:`BayesNet` estimator: named nodes and states over the batched kernels."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probwb.bn import kernels, learning
+from probwb.bn.learning import _unique_masks, _unique_rows
+from probwb.core.io import load_model, save_model
+from probwb.core.random import check_random_state
+from probwb.core.validation import check_dataframe, closest_match
+from probwb.errors import (
+    DataError,
+    ImpossibleEvidenceError,
+    ModelError,
+    NotFittedError,
+    ProbabilityError,
+    SmallSampleWarning,
+    SpecError,
+    StateError,
+)
+
+__all__ = ["BayesNet"]
+
+logger = logging.getLogger("probwb.bn")
+
+_PLAN_CACHE_SIZE = 1024
+# entries (rows x samples x table cells) one batched elimination may create at once
+_BATCH_BUDGET = 10_000_000
+# the largest table exact inference may create for a single row (8 bytes per entry)
+_MAX_TABLE = 20_000_000
+
+
+def _hint(name: object, valid: Iterable[str]) -> str:
+    hit = closest_match(str(name), list(valid))
+    return f" (did you mean {hit!r}?)" if hit else ""
+
+
+def _state_text(x: Any) -> str:
+    """The state name a data value stands for: integral numbers lose their '.0'."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool | np.bool_):
+        return str(bool(x))
+    if isinstance(x, int | float | np.integer | np.floating):
+        fx = float(x)
+        return str(int(fx)) if fx.is_integer() else str(x)
+    return str(x)
+
+
+def _as_state_strings(col: pd.Series) -> pd.Series:
+    """Return a column as strings (NaN kept) so data values match named states."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return col.map(lambda v: str(bool(v)), na_action="ignore")
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        def fmt(v: Any) -> str:
+            fv = float(v)
+            return str(int(fv)) if fv.is_integer() else str(v)
+        return col.map(fmt, na_action="ignore")
+    return col.map(str, na_action="ignore")
+
+
+def _topological(names: Sequence[str], parents: Mapping[str, Sequence[str]]) -> list[str]:
+    order: list[str] = []
+    state = dict.fromkeys(names, 0)  # 0 new, 1 on stack, 2 done
+    for root in names:
+        if state[root]:
+            continue
+        stack = [(root, iter(parents[root]))]
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                state[node] = 2
+                order.append(node)
+            elif state[nxt] == 1:
+                cyc = [n for n, _ in stack]
+                cyc = cyc[cyc.index(nxt):] + [nxt]
+                raise ModelError(f"the network has a cycle: {' <- '.join(cyc)}; a Bayesian network "
+                                 "must be acyclic")
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(parents[nxt])))
+    return order
+
+
+class BayesNet:
+    """A discrete Bayesian network with named nodes and states, exact batched inference and learning.
+
+    Parameters
+    ----------
+    structure : dict mapping each node to its list of parents, or a list of ``(parent, child)`` edges.
+        Needed before :meth:`fit`; constructors such as :meth:`from_spec` fill it in.
+    states : dict mapping nodes to their state names. Nodes without an entry get their states from
+        the data at :meth:`fit` (categorical categories, else sorted distinct values as strings).
+        Latent nodes must be given here.
+    method : ``"mle"`` or ``"bayes"`` (Dirichlet posterior kept in ``dirichlet_``).
+    prior : for ``method="bayes"``: ``"BDeu"``, ``"K2"``, a number of pseudo-counts per cell, or a
+        dict node -> pseudo-count array of the CPT's shape.
+    equivalent_sample_size : the BDeu equivalent sample size.
+    latent : nodes never observed in the data (learned by EM).
+    max_iter, tol, n_init : EM settings (iterations, relative log-likelihood tolerance, restarts).
+    target : default target for :meth:`predict_proba` (so the model works with cross-validation).
+    elimination : elimination-order heuristic, ``"min_fill"`` or ``"min_weight"``.
+    random_state : seed or Generator for EM restarts and sampling defaults.
+    verbose : show progress for long work.
+    """
+
+    def __init__(
+        self,
+        structure: Mapping[str, Sequence[str]] | Sequence[tuple[str, str]] | None = None,
+        states: Mapping[str, Sequence[str]] | None = None,
+        *,
+        method: str = "mle",
+        prior: str | float | Mapping[str, Any] = "BDeu",
+        equivalent_sample_size: float = 10.0,
+        latent: Sequence[str] | None = None,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        n_init: int = 1,
+        target: str | None = None,
+        elimination: str = "min_fill",
+        random_state: int | np.random.Generator | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.structure = structure
+        self.states = states
+        self.method = method
+        self.prior = prior
+        self.equivalent_sample_size = equivalent_sample_size
+        self.latent = latent
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.target = target
+        self.elimination = elimination
+        self.random_state = random_state
+        self.verbose = verbose
+        self._cpts: list[np.ndarray] | None = None
+        self._plans: OrderedDict = OrderedDict()
+        self._names: list[str] = []
+        self._rank: dict[int, int] | None = None
+        if structure is not None:
+            parents = self._parse_structure(structure, states)
+            if states is not None and all(n in states for n in parents):
+                self._set_structure(parents, {n: list(states[n]) for n in parents})
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _parse_structure(structure: Any, states: Mapping[str, Sequence[str]] | None
+                         ) -> dict[str, list[str]]:
+        parents: dict[str, list[str]] = {}
+        if isinstance(structure, Mapping):
+            for node, pas in structure.items():
+                if isinstance(pas, str):
+                    raise SpecError(f"parents of node {node!r} must be a list of names, found the "
+                                    f"string {pas!r}")
+                parents[str(node)] = [str(p) for p in (pas or [])]
+        else:
+            for edge in structure:
+                if len(edge) != 2:
+                    raise SpecError(f"an edge must be a (parent, child) pair, found {edge!r}")
+                a, b = str(edge[0]), str(edge[1])
+                parents.setdefault(a, [])
+                parents.setdefault(b, [])
+                if a not in parents[b]:
+                    parents[b].append(a)
+        for pas in list(parents.values()):
+            for p in pas:
+                parents.setdefault(p, [])
+        for n in states or {}:
+            parents.setdefault(str(n), [])
+        for node, pas in parents.items():
+            if len(set(pas)) != len(pas):
+                raise ModelError(f"node {node!r} lists a parent twice: {pas}")
+            if node in pas:
+                raise ModelError(f"node {node!r} is its own parent")
+        return parents
+
+    def _set_structure(self, parents: Mapping[str, Sequence[str]],
+                       states: Mapping[str, Sequence[str]]) -> None:
+        names = _topological(list(parents), parents)
+        for n in names:
+            st = [str(s) for s in states[n]]
+            if len(st) < 1:
+                raise ModelError(f"node {n!r} has no states")
+            if len(set(st)) != len(st):
+                dup = sorted({s for s in st if st.count(s) > 1})
+                raise ModelError(f"node {n!r} has duplicate states {dup}: states must be distinct")
+        self._names = names
+        self._index = {n: i for i, n in enumerate(names)}
+        self._states = [[str(s) for s in states[n]] for n in names]
+        self._state_index = [{s: k for k, s in enumerate(st)} for st in self._states]
+        self._cards = [len(s) for s in self._states]
+        self._parents = [tuple(self._index[p] for p in parents[n]) for n in names]
+        self._plans = OrderedDict()
+        self._rank = None
+        self._children = [[c for c in range(len(names)) if v in self._parents[c]] for v in range(len(names))]
+        self._pd_index = [pd.Index(st, dtype=object, name=n) for n, st in zip(names, self._states, strict=True)]
+
+    def _set_cpts(self, cpts: Mapping[str, Any] | Sequence[np.ndarray], *, rounding_tol: float = 0.0
+                  ) -> None:
+        out = []
+        for v, name in enumerate(self._names):
+            raw = cpts[name] if isinstance(cpts, Mapping) else cpts[v]
+            arr = np.asarray(raw, dtype=float)
+            if rounding_tol > 0 and arr.ndim and np.isfinite(arr).all() and (arr >= 0).all():
+                sums = arr.sum(axis=-1, keepdims=True)
+                off = np.abs(sums - 1.0)
+                if ((off > 1e-9) & (off <= rounding_tol)).any():
+                    logger.info("CPT of node %r: rows off by up to %.2g (rounded decimals in the file) "
+                                "renormalised", name, float(off.max()))
+                    arr = np.where(off <= rounding_tol, arr / sums, arr)
+            shape = tuple(self._cards[p] for p in self._parents[v]) + (self._cards[v],)
+            if arr.shape != shape:
+                pas = [self._names[p] for p in self._parents[v]]
+                raise ModelError(
+                    f"CPT of node {name!r} must have shape {shape} (parents {pas} then the node's "
+                    f"own {self._cards[v]} states), found shape {arr.shape}")
+            if not np.isfinite(arr).all() or (arr < 0).any():
+                raise ProbabilityError(f"CPT of node {name!r} has negative or non-finite entries")
+            sums = arr.sum(axis=-1)
+            bad = np.abs(sums - 1.0) > 1e-9
+            if bad.any():
+                where = np.argwhere(bad)[0]
+                pas = [self._names[p] for p in self._parents[v]]
+                conf = {pas[i]: self._states[self._parents[v][i]][int(k)] for i, k in enumerate(where)}
+                raise ProbabilityError(
+                    f"CPT of node {name!r}: each distribution over its states must sum to 1 (within "
+                    f"1e-9); for parents {conf} it sums to {sums[tuple(where)]:.12g}")
+            out.append(arr)
+        self._cpts = out
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | str | os.PathLike, **kwargs: Any) -> BayesNet:
+        """Return a network built from a BN spec dict (``{"nodes": {name: {states, parents, cpt}}}``)
+        or a YAML file holding one (see docs/CONTRACTS.md)."""
+        if not isinstance(spec, Mapping):
+            import yaml
+
+            with open(spec) as fh:
+                spec = yaml.safe_load(fh)
+            if isinstance(spec, Mapping) and "model" in spec and "nodes" not in spec:
+                spec = spec["model"]
+        if not isinstance(spec, Mapping) or "nodes" not in spec:
+            raise SpecError("a BN spec must be a mapping with a 'nodes' key, found "
+                            f"{type(spec).__name__} with keys {list(spec) if isinstance(spec, Mapping) else []}")
+        unknown = set(spec) - {"nodes", "name", "title", "description"}
+        if unknown:
+            raise SpecError(f"unknown BN spec key(s) {sorted(unknown)}; allowed: nodes, name, title, "
+                            "description")
+        parents, states, cpts = {}, {}, {}
+        for name, node in spec["nodes"].items():
+            bad = set(node) - {"states", "parents", "cpt"}
+            if bad:
+                raise SpecError(f"node {name!r}: unknown key(s) {sorted(bad)}; allowed: states, "
+                                "parents, cpt")
+            for key in ("states", "cpt"):
+                if key not in node:
+                    raise SpecError(f"node {name!r} has no {key!r}")
+            parents[str(name)] = [str(p) for p in node.get("parents") or []]
+            states[str(name)] = [str(s) for s in node["states"]]
+            cpts[str(name)] = node["cpt"]
+        for n, pas in parents.items():
+            for p in pas:
+                if p not in parents:
+                    raise SpecError(f"node {n!r} has parent {p!r}, which is not a node"
+                                    f"{_hint(p, parents)}; nodes: {sorted(parents)}")
+        net = cls(parents, states, **kwargs)
+        net._set_cpts(cpts)
+        return net
+
+    def to_spec(self) -> dict[str, Any]:
+        """Return the network as a BN spec dict (plain lists, YAML/JSON serialisable)."""
+        self._check_fitted()
+        return {"nodes": {
+            n: {"states": list(self._states[v]),
+                "parents": [self._names[p] for p in self._parents[v]],
+                "cpt": self._cpts[v].tolist()}
+            for v, n in enumerate(self._names)}}
+
+    @classmethod
+    def from_pgmpy(cls, model: Any, *, rounding_tol: float = 1e-4, **kwargs: Any) -> BayesNet:
+        """Return a network copied from a fitted pgmpy ``DiscreteBayesianNetwork`` (states kept).
+
+        Network files store probabilities as rounded decimals, so CPT rows that miss 1 by at most
+        ``rounding_tol`` are renormalised (and logged); larger deviations raise ProbabilityError.
+        """
+        parents, states, cpts = {}, {}, {}
+        for cpd in model.get_cpds():
+            var = str(cpd.variable)
+            pas = [str(p) for p in cpd.variables[1:]]
+            names = cpd.state_names or {}
+            card = list(cpd.cardinality)
+            for i, u in enumerate(cpd.variables):
+                if str(u) not in states:
+                    st = names.get(u)
+                    states[str(u)] = [str(s) for s in st] if st is not None else [str(k) for k in range(card[i])]
+            parents[var] = pas
+            vals = np.asarray(cpd.get_values(), dtype=float).reshape(tuple(card))
+            cpts[var] = np.moveaxis(vals, 0, -1)
+        missing = set(map(str, model.nodes())) - set(parents)
+        if missing:
+            raise ModelError(f"pgmpy model has nodes without a CPD: {sorted(missing)}")
+        net = cls(parents, states, **kwargs)
+        net._set_cpts(cpts, rounding_tol=rounding_tol)
+        return net
+
+    @classmethod
+    def from_bif(cls, path: str | os.PathLike, **kwargs: Any) -> BayesNet:
+        """Return a network read from a BIF file (``.bif`` or gzipped ``.bif.gz``) or an XMLBIF file
+        (``.xml``/``.xmlbif``), through pgmpy's readers; state names are kept. ``kwargs`` go to
+        :meth:`from_pgmpy` (``rounding_tol``) and the constructor."""
+        path = Path(path)
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rt") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise DataError(f"cannot read network file {str(path)!r}: {exc}") from None
+        stem = path.name.removesuffix(".gz")
+        if stem.endswith((".xml", ".xmlbif")):
+            from pgmpy.readwrite import XMLBIFReader
+
+            model = XMLBIFReader(string=text).get_model()
+        else:
+            from pgmpy.readwrite import BIFReader
+
+            model = BIFReader(string=text).get_model()
+        return cls.from_pgmpy(model, **kwargs)
+
+    @classmethod
+    def from_bundled(cls, name: str, **kwargs: Any) -> BayesNet:
+        """Return one of the networks shipped with probwb (``probwb.datasets.NETWORKS``)."""
+        from probwb.datasets import load_network
+
+        return cls.from_bif(load_network(name), **kwargs)
+
+    def to_pgmpy(self) -> Any:
+        """Return the network as a pgmpy ``DiscreteBayesianNetwork`` with ``TabularCPD``s."""
+        from pgmpy.factors.discrete import TabularCPD
+        from pgmpy.models import DiscreteBayesianNetwork
+
+        self._check_fitted()
+        model = DiscreteBayesianNetwork()
+        model.add_nodes_from(self._names)
+        model.add_edges_from(self.edges)
+        for v, n in enumerate(self._names):
+            pas = [self._names[p] for p in self._parents[v]]
+            vals = np.moveaxis(self._cpts[v], -1, 0).reshape(self._cards[v], -1)
+            sn = {n: list(self._states[v])}
+            sn.update({p: list(self._states[self._index[p]]) for p in pas})
+            model.add_cpds(TabularCPD(n, self._cards[v], vals, evidence=pas or None,
+                                      evidence_card=[self._cards[self._index[p]] for p in pas] or None,
+                                      state_names=sn))
+        return model
+
+    # ------------------------------------------------------------------ structure access
+    def _check_structure(self) -> None:
+        if not self._names:
+            raise NotFittedError("this BayesNet has no structure with states yet: give structure= and "
+                                 "states=, use a constructor (from_spec, from_bif), or call fit(data)")
+
+    def _check_fitted(self) -> None:
+        self._check_structure()
+        if self._cpts is None:
+            raise NotFittedError("this BayesNet has no CPTs yet: call fit(data) first")
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node names in a topological order (parents before children)."""
+        self._check_structure()
+        return list(self._names)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """Directed edges ``(parent, child)`` (available before fit when a structure was given)."""
+        if not self._names and self.structure is not None:
+            parents = self._parse_structure(self.structure, self.states)
+            return [(p, n) for n, pas in parents.items() for p in pas]
+        self._check_structure()
+        return [(self._names[p], n) for v, n in enumerate(self._names) for p in self._parents[v]]
+
+    @property
+    def node_states(self) -> dict[str, list[str]]:
+        """State names of every node."""
+        self._check_structure()
+        return {n: list(s) for n, s in zip(self._names, self._states, strict=True)}
+
+    def parents(self, node: str) -> list[str]:
+        """Return the parents of ``node`` in CPT axis order."""
+        return [self._names[p] for p in self._parents[self._node_id(node)]]
+
+    @property
+    def cpts_(self) -> dict[str, np.ndarray]:
+        """CPT arrays by node, shape ``(*parent_cards, card)`` (copies)."""
+        self._check_fitted()
+        return {n: self._cpts[v].copy() for v, n in enumerate(self._names)}
+
+    def cpt(self, node: str) -> pd.DataFrame:
+        """Return the CPT of ``node`` as a DataFrame: rows = parent configurations, columns = states."""
+        self._check_fitted()
+        v = self._node_id(node)
+        pas = self._parents[v]
+        arr = self._cpts[v].reshape(-1, self._cards[v])
+        if len(pas) == 1:
+            index = pd.Index(self._states[pas[0]], dtype=object, name=self._names[pas[0]])
+        elif pas:
+            index = pd.MultiIndex.from_product([self._states[p] for p in pas],
+                                               names=[self._names[p] for p in pas])
+        else:
+            index = pd.Index([node], name="node")
+        return pd.DataFrame(arr, index=index, columns=pd.Index(self._states[v], name=node))
+
+    def _node_id(self, node: str) -> int:
+        self._check_structure()
+        try:
+            return self._index[node]
+        except (KeyError, TypeError):
+            raise StateError(f"unknown node {node!r}{_hint(node, self._names)}; nodes: "
+                             f"{self._names}") from None
+
+    def _state_id(self, v: int, state: Any) -> int:
+        table = self._state_index[v]
+        key = state if isinstance(state, str) else _as_state_strings(pd.Series([state])).iloc[0]
+        try:
+            return table[key]
+        except KeyError:
+            raise StateError(f"node {self._names[v]!r} has no state {state!r}"
+                             f"{_hint(key, self._states[v])}; states: {self._states[v]}") from None
+
+    def _evidence_ids(self, evidence: Mapping[str, Any] | None) -> dict[int, int]:
+        if evidence is None:
+            return {}
+        if not isinstance(evidence, Mapping):
+            raise DataError(f"evidence must be a dict node -> state, found {type(evidence).__name__}")
+        return {self._node_id(k): self._state_id(self._node_id(k), s) for k, s in evidence.items()}
+
+    # ------------------------------------------------------------------ data coding
+    def _encode(self, data: pd.DataFrame, columns: Sequence[str], where: str = "data") -> np.ndarray:
+        """Return ``(n_rows, len(columns))`` state codes, -1 for missing; unknown values raise."""
+        out = np.empty((len(data), len(columns)), dtype=np.int64)
+        for j, c in enumerate(columns):
+            v = self._index[c]
+            col = data[c]
+            # factorize is hash-based C code; only the few distinct values are matched in Python
+            ucodes, uniques = pd.factorize(col, use_na_sentinel=True)
+            uvals = list(uniques)
+            if not all(isinstance(x, str) for x in uvals):
+                uvals = [_state_text(x) for x in uvals]
+            table = self._state_index[v]
+            lookup = np.array([table.get(x, -2) for x in uvals] + [-1], dtype=np.int64)
+            codes = lookup[np.asarray(ucodes, dtype=np.int64)]
+            bad = codes == -2
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                val = col.iloc[i]
+                raise StateError(
+                    f"{where} column {c!r}, row {data.index[i]!r}: value {val!r} is not a state of node "
+                    f"{c!r}{_hint(str(val), self._states[v])}; states: {self._states[v]} "
+                    f"({int(bad.sum())} such value(s))")
+            out[:, j] = codes
+        return out
+
+    def _full_codes(self, data: pd.DataFrame, allow_missing_columns: Sequence[str] = ()) -> np.ndarray:
+        codes = np.full((len(data), len(self._names)), -1, dtype=np.int64)
+        cols = [n for n in self._names if n in data.columns]
+        absent = [n for n in self._names if n not in data.columns and n not in allow_missing_columns]
+        if absent:
+            parts = [f"{a!r}{_hint(a, [str(c) for c in data.columns])}" for a in absent]
+            raise DataError(f"data has no column for node(s) {', '.join(parts)}; declare them latent= "
+                            f"if they are never observed. Columns found: {[str(c) for c in data.columns]}")
+        if cols:
+            codes[:, [self._index[c] for c in cols]] = self._encode(data, cols)
+        return codes
+
+    # ------------------------------------------------------------------ learning
+    def fit(
+        self,
+        data: pd.DataFrame,
+        *,
+        method: str | None = None,
+        prior: str | float | Mapping[str, Any] | None = None,
+        equivalent_sample_size: float | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> BayesNet:
+        """Learn the CPTs from ``data`` (one column per observed node; NaN = missing) and return self.
+
+        ``method``/``prior``/``equivalent_sample_size`` override the constructor's settings for this
+        call. Complete data gives closed-form estimates; NaN cells or latent nodes run EM
+        (``n_init`` restarts, ``ConvergenceWarning`` when it stops early). With ``method="bayes"`` the
+        CPTs are the Dirichlet posterior means and ``dirichlet_`` holds the posterior parameters.
+        """
+        method = (method or self.method).lower()
+        if method not in ("mle", "bayes"):
+            raise SpecError(f"method must be 'mle' or 'bayes', found {method!r}")
+        prior = self.prior if prior is None else prior
+        ess = self.equivalent_sample_size if equivalent_sample_size is None else equivalent_sample_size
+        data = check_dataframe(data)
+        if self.structure is None and not self._names:
+            raise NotFittedError("BayesNet.fit needs a structure: pass structure= (dict of parents or "
+                                 "edge list) or learn one with BayesNet.learn_structure(data)")
+        if self.structure is not None:
+            parents = self._parse_structure(self.structure, self.states)
+        else:
+            parents = {n: [self._names[p] for p in self._parents[v]] for v, n in enumerate(self._names)}
+        latent = [str(x) for x in (self.latent or [])]
+        for x in latent:
+            if x not in parents:
+                raise SpecError(f"latent node {x!r} is not in the structure{_hint(x, parents)}")
+        states: dict[str, list[str]] = {}
+        given = dict(self.states or {})
+        if not given and self._names:
+            given = self.node_states
+        for n in parents:
+            if n in given:
+                states[n] = [str(s) for s in given[n]]
+            elif n in latent:
+                raise SpecError(f"latent node {n!r} needs its states in states=")
+            elif n not in data.columns:
+                raise DataError(f"data has no column for node {n!r}{_hint(n, map(str, data.columns))}; "
+                                "declare it latent= (with its states) if it is never observed")
+            else:
+                states[n] = self._states_from_column(data[n], n)
+        self._set_structure(parents, states)
+        codes = self._full_codes(data, allow_missing_columns=latent)
+        for x in latent:
+            if x in data.columns and (codes[:, self._index[x]] >= 0).any():
+                raise DataError(f"latent node {x!r} has observed values in the data column {x!r}")
+        w = np.ones(len(data)) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != (len(data),) or (w < 0).any() or not np.isfinite(w).all():
+            raise DataError(f"weights must be {len(data)} non-negative finite numbers")
+
+        priors: list[np.ndarray | None] = []
+        for v, n in enumerate(self._names):
+            shape = tuple(self._cards[p] for p in self._parents[v]) + (self._cards[v],)
+            if method == "mle":
+                priors.append(None)
+                continue
+            node_prior = prior.get(n, "BDeu") if isinstance(prior, Mapping) else prior
+            priors.append(learning.prior_pseudo_counts(node_prior, shape, ess, n))
+
+        self.method_ = method
+        self.n_rows_ = len(data)
+        missing = (codes < 0).any()
+        if not missing:
+            counts = [learning.family_counts(codes, w, self._parents[v] + (v,), self._cards)
+                      for v in range(len(self._names))]
+            self.em_ = None
+        else:
+            rng = check_random_state(self.random_state)
+            # unique rows with multiplicities: EM cost scales with distinct rows, not rows
+            uniq, inv = _unique_rows(codes, self._cards)
+            uw = np.bincount(inv, weights=w, minlength=len(uniq))
+            init = None
+            if not latent:
+                # available-case estimates are a good, deterministic first start
+                init = []
+                for v in range(len(self._names)):
+                    fam = self._parents[v] + (v,)
+                    ok = (uniq[:, list(fam)] >= 0).all(axis=1)
+                    c = learning.family_counts(uniq[ok], uw[ok], fam, self._cards) + 1e-3
+                    init.append(learning.normalise_counts(c)[0])
+            res = learning.em(self._parents, self._cards, uniq, uw, priors, init=init,
+                              n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, rng=rng,
+                              verbose=self.verbose)
+            counts = res.counts
+            self.em_ = res
+            self.converged_ = res.converged
+            self.n_iter_ = res.n_iter
+            self.log_likelihood_ = res.log_likelihood
+        self.counts_ = {n: counts[v] for v, n in enumerate(self._names)}
+        cpts = []
+        empty_nodes = []
+        for v, c in enumerate(counts):
+            tot = c + priors[v] if priors[v] is not None else c
+            norm, n_empty = learning.normalise_counts(tot)
+            if n_empty:
+                empty_nodes.append(f"{self._names[v]} ({n_empty})")
+            cpts.append(norm)
+        if empty_nodes:
+            warnings.warn(
+                "some parent configurations never occur in the data, so their CPT rows are set uniform: "
+                + ", ".join(empty_nodes) + "; use method='bayes' for a prior to fall back on",
+                SmallSampleWarning, stacklevel=2)
+        self._set_cpts(cpts)
+        self.dirichlet_ = ({n: counts[v] + priors[v] for v, n in enumerate(self._names)}
+                           if method == "bayes" else None)
+        return self
+
+    @staticmethod
+    def _states_from_column(col: pd.Series, name: str) -> list[str]:
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            return [str(s) for s in _as_state_strings(pd.Series(list(col.cat.categories)))]
+        vals = col.dropna().unique()
+        if len(vals) == 0:
+            raise DataError(f"data column {name!r} has no observed values, so its states are unknown; "
+                            "give them in states=")
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            vals = np.sort(vals.astype(float))
+        else:
+            vals = sorted(str(v) for v in vals)
+        return list(_as_state_strings(pd.Series(list(vals))))
+
+    @classmethod
+    def learn_structure(
+        cls,
+        data: pd.DataFrame,
+        *,
+        method: str = "hill_climb",
+        score: str = "bic",
+        required: Sequence[tuple[str, str]] = (),
+        forbidden: Sequence[tuple[str, str]] = (),
+        tiers: Sequence[Sequence[str]] | None = None,
+        max_indegree: int | None = None,
+        significance_level: float = 0.01,
+        fit: bool = True,
+        fit_method: str = "mle",
+        verbose: bool = False,
+        **model_kwargs: Any,
+    ) -> BayesNet:
+        """Learn a structure with pgmpy (see :func:`probwb.bn.structure.learn_structure`) and return a
+        BayesNet with it, fitted on ``data`` when ``fit``. ``fit_method`` is the parameter-learning
+        ``method`` ("mle" or "bayes"); ``model_kwargs`` go to the constructor."""
+        from probwb.bn.structure import learn_structure
+
+        data = check_dataframe(data)
+        edges = learn_structure(data, method=method, score=score, required=required,
+                                forbidden=forbidden, tiers=tiers, max_indegree=max_indegree,
+                                significance_level=significance_level, verbose=verbose)
+        structure: dict[str, list[str]] = {str(c): [] for c in data.columns}
+        for a, b in edges:
+            structure[b].append(a)
+        net = cls(structure, method=fit_method, verbose=verbose, **model_kwargs)
+        return net.fit(data) if fit else net
+
+    # ------------------------------------------------------------------ inference core
+    def _plan(self, targets: tuple[int, ...], hard: tuple[int, ...], soft: tuple[int, ...],
+              do: tuple[int, ...], batched: bool, sampled: bool) -> kernels.Plan:
+        key = (targets, hard, soft, do, batched, sampled)
+        plan = self._plans.get(key)
+        if plan is None:
+            if self._rank is None:
+                self._rank = kernels.network_order(self._parents, self._cards, self.elimination)
+            plan = kernels.compile_plan(self._parents, self._cards, targets, hard, soft, do,
+                                        batched=batched, sampled=sampled, heuristic=self.elimination,
+                                        rank=self._rank, children=self._children)
+            if plan.max_table > _MAX_TABLE:
+                raise ModelError(
+                    f"exact inference for this query would build a table of {plan.max_table:,} entries "
+                    f"(limit {_MAX_TABLE:,}): the network is too densely connected for it; use "
+                    "approximate_query (likelihood weighting) instead")
+            self._plans[key] = plan
+            if len(self._plans) > _PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
+        return plan
+
+    def _sample_cpts(self, relevant: Iterable[int], n_samples: int, rng: np.random.Generator
+                     ) -> list[np.ndarray]:
+        if getattr(self, "dirichlet_", None) is None:
+            raise NotFittedError("credible intervals need the Dirichlet posteriors of a model fitted with "
+                                 "method='bayes'")
+        out: list[np.ndarray] = [np.empty(0)] * len(self._names)
+        for v in relevant:
+            alpha = self.dirichlet_[self._names[v]]
+            g = rng.standard_gamma(alpha, size=(n_samples,) + alpha.shape)
+            out[v] = g / g.sum(axis=-1, keepdims=True)
+        return out
+
+    def _prepare(self, variables: str | Sequence[str], evidence: Mapping[str, Any] | None,
+                 do: Mapping[str, Any] | None) -> tuple[list[int], dict[int, int], dict[int, int]]:
+        self._check_fitted()
+        names = [variables] if isinstance(variables, str) else list(variables)
+        if not names:
+            raise DataError("variables must name at least one node")
+        t = [self._node_id(n) for n in names]
+        if len(set(t)) != len(t):
+            raise DataError(f"variables lists a node twice: {names}")
+        ev = self._evidence_ids(evidence)
+        dd = self._evidence_ids(do)
+        for v, s in list(ev.items()):
+            if v in dd:
+                if dd[v] != s:
+                    raise ImpossibleEvidenceError(
+                        f"evidence {self._names[v]}={self._states[v][s]!r} contradicts the intervention "
+                        f"do({self._names[v]}={self._states[v][dd[v]]!r})")
+                del ev[v]
+        return t, ev, dd
+
+    def _joint_table(self, t: list[int], ev: dict[int, int], dd: dict[int, int],
+                     cpts: Sequence[np.ndarray] | None = None, sampled: bool = False) -> np.ndarray:
+        """Unnormalised P(targets, evidence) with axes in ``t`` order (leading sample axis if sampled).
+
+        Targets fixed by evidence or do are one-hot axes.
+        """
+        fixed = {v: (ev.get(v, dd.get(v))) for v in t if v in ev or v in dd}
+        free = tuple(v for v in t if v not in fixed)
+        plan = self._plan(free, tuple(sorted(ev)), (), tuple(sorted(dd)), False, sampled)
+        table = kernels.run_plan(plan, cpts if cpts is not None else self._cpts, ev, None, dd)
+        if not fixed:
+            return table
+        lead = 1 if sampled else 0
+        for v in t:
+            if v in fixed:
+                one = np.zeros(self._cards[v])
+                one[fixed[v]] = 1.0
+                table = np.multiply.outer(table, one)
+        cur = list(free) + [v for v in t if v in fixed]
+        perm = list(range(lead)) + [lead + cur.index(v) for v in t]
+        return np.transpose(table, perm)
+
+    def _evidence_text(self, ev: Mapping[int, int], dd: Mapping[int, int] | None = None) -> str:
+        parts = [f"{self._names[v]}={self._states[v][s]!r}" for v, s in ev.items()]
+        parts += [f"do({self._names[v]}={self._states[v][s]!r})" for v, s in (dd or {}).items()]
+        return ", ".join(parts) or "(none)"
+
+    # ------------------------------------------------------------------ exact queries
+    def query(
+        self,
+        variables: str | Sequence[str],
+        evidence: Mapping[str, Any] | None = None,
+        do: Mapping[str, Any] | None = None,
+        *,
+        interval: float | None = None,
+        n_samples: int = 1000,
+        random_state: int | np.random.Generator | None = None,
+    ) -> pd.Series | pd.DataFrame:
+        """Return the exact posterior of ``variables`` given ``evidence`` under the intervention ``do``.
+
+        One variable gives a Series indexed by its states; several give their joint posterior, a Series
+        with a MultiIndex. With ``interval`` (e.g. 0.9, needs ``method="bayes"``) a DataFrame with
+        columns ``probability``, ``lower``, ``upper``: the equal-tailed credible interval of each
+        posterior probability over ``n_samples`` draws of the CPTs from their Dirichlet posteriors.
+        Raises ImpossibleEvidenceError when P(evidence) = 0 and StateError for unknown nodes/states.
+        """
+        t, ev, dd = self._prepare(variables, evidence, do)
+        table = self._joint_table(t, ev, dd)
+        z = table.sum()
+        if not z > 0:
+            raise ImpossibleEvidenceError(f"the evidence has probability zero under the model: "
+                                          f"{self._evidence_text(ev, dd)}")
+        post = (table / z).ravel()
+        if len(t) == 1:
+            index = self._pd_index[t[0]]
+        else:
+            index = pd.MultiIndex.from_product([self._states[v] for v in t],
+                                               names=[self._names[v] for v in t])
+        series = pd.Series(post, index=index, name="probability")
+        if interval is None:
+            return series
+        lo, hi = self._interval_bounds(interval)
+        rng = check_random_state(random_state if random_state is not None else self.random_state)
+        free = tuple(v for v in t if v not in ev and v not in dd)
+        plan = self._plan(free, tuple(sorted(ev)), (), tuple(sorted(dd)), False, True)
+        draws = self._sample_cpts(plan.relevant, n_samples, rng)
+        tab = self._joint_table(t, ev, dd, draws, sampled=True).reshape(n_samples, -1)
+        zs = tab.sum(axis=1, keepdims=True)
+        ok = zs[:, 0] > 0
+        samples = tab[ok] / zs[ok]
+        return pd.DataFrame({"probability": post,
+                             "lower": np.quantile(samples, lo, axis=0),
+                             "upper": np.quantile(samples, hi, axis=0)}, index=index)
+
+    @staticmethod
+    def _interval_bounds(interval: float) -> tuple[float, float]:
+        if not 0 < interval < 1:
+            raise DataError(f"interval must be a probability mass in (0, 1), e.g. 0.9; found {interval!r}")
+        return (1 - interval) / 2, 1 - (1 - interval) / 2
+
+    def probability_of_evidence(self, evidence: Mapping[str, Any], do: Mapping[str, Any] | None = None
+                                ) -> float:
+        """Return P(evidence) (under the intervention ``do`` when given), computed exactly."""
+        self._check_fitted()
+        ev = self._evidence_ids(evidence)
+        dd = self._evidence_ids(do)
+        for v, s in list(ev.items()):
+            if v in dd:
+                if dd[v] != s:
+                    return 0.0
+                del ev[v]
+        if not ev:
+            return 1.0
+        plan = self._plan((), tuple(sorted(ev)), (), tuple(sorted(dd)), False, False)
+        return float(kernels.run_plan(plan, self._cpts, ev, None, dd))
+
+    def map_query(self, variables: str | Sequence[str], evidence: Mapping[str, Any] | None = None,
+                  do: Mapping[str, Any] | None = None, *, max_table: int = 5_000_000) -> dict[str, str]:
+        """Return the most probable joint state of ``variables`` given ``evidence`` (other nodes summed
+        out), as a dict node -> state. The joint table over ``variables`` must have at most
+        ``max_table`` entries."""
+        t, ev, dd = self._prepare(variables, evidence, do)
+        size = int(np.prod([self._cards[v] for v in t]))
+        if size > max_table:
+            raise ModelError(f"the joint table of {len(t)} variables has {size} entries (> max_table="
+                             f"{max_table}); ask about fewer variables")
+        table = self._joint_table(t, ev, dd)
+        if not table.sum() > 0:
+            raise ImpossibleEvidenceError(f"the evidence has probability zero under the model: "
+                                          f"{self._evidence_text(ev, dd)}")
+        best = np.unravel_index(int(np.argmax(table)), table.shape)
+        return {self._names[v]: self._states[v][int(k)] for v, k in zip(t, best, strict=True)}
+
+    def posterior(
+        self,
+        evidence: pd.DataFrame,
+        target: str,
+        do: Mapping[str, Any] | None = None,
+        *,
+        interval: float | None = None,
+        n_samples: int = 500,
+        random_state: int | np.random.Generator | None = None,
+    ) -> pd.DataFrame:
+        """Return P(target | row) for every row of ``evidence`` (NaN cells are unobserved).
+
+        Columns of ``evidence`` must be nodes; a column named ``target`` is ignored. Rows sharing a
+        pattern of observed columns are answered by one batched elimination (identical rows once);
+        when patterns are many, rows are answered together with per-row likelihood vectors. The
+        result has the input's index and one column per target state. With ``interval``, columns
+        are a MultiIndex (``probability``/``lower``/``upper``, state). Impossible rows raise
+        ImpossibleEvidenceError naming the row.
+        """
+        self._check_fitted()
+        evidence = check_dataframe(evidence, name="evidence", allow_empty=True)
+        tv = self._node_id(target)
+        cols = [c for c in evidence.columns if c != target]
+        unknown = [c for c in cols if c not in self._index]
+        if unknown:
+            parts = [f"{c!r}{_hint(c, self._names)}" for c in unknown]
+            raise StateError(f"evidence column(s) {', '.join(parts)} are not nodes; nodes: {self._names}")
+        dd = self._evidence_ids(do)
+        codes = self._encode(evidence, cols, where="evidence") if cols else np.empty((len(evidence), 0),
+                                                                                         dtype=np.int64)
+        col_ids = [self._index[c] for c in cols]
+        # do-nodes are fixed by the intervention: matching evidence is redundant, conflicting impossible
+        keep = []
+        for j, v in enumerate(col_ids):
+            if v in dd:
+                clash = (codes[:, j] >= 0) & (codes[:, j] != dd[v])
+                if clash.any():
+                    i = int(np.flatnonzero(clash)[0])
+                    raise ImpossibleEvidenceError(
+                        f"evidence row {evidence.index[i]!r}: {cols[j]} contradicts "
+                        f"do({cols[j]}={self._states[v][dd[v]]!r})")
+            else:
+                keep.append(j)
+        codes = codes[:, keep]
+        col_ids = [col_ids[j] for j in keep]
+        sampled = interval is not None
+        rng = check_random_state(random_state if random_state is not None else self.random_state) \
+            if sampled else None
+        n = len(evidence)
+        card = self._cards[tv]
+        out = np.empty((n_samples, n, card) if sampled else (n, card))
+
+        if tv in dd:
+            res = np.zeros(card)
+            res[dd[tv]] = 1.0
+            out[...] = res
+        elif n:
+            uniq, inv = _unique_rows(codes, [self._cards[v] for v in col_ids])
+            res = self._posterior_unique(uniq, col_ids, tv, dd, sampled, n_samples, rng, evidence, inv)
+            if sampled:
+                out[...] = res[:, inv]
+            else:
+                out[...] = res[inv]
+        states = self._states[tv]
+        if not sampled:
+            return pd.DataFrame(out, index=evidence.index, columns=pd.Index(states, name=target))
+        lo, hi = self._interval_bounds(interval)
+        point = self.posterior(evidence, target, do) if n else None
+        parts = {"probability": point.to_numpy() if point is not None else out.mean(axis=0),
+                 "lower": np.quantile(out, lo, axis=0), "upper": np.quantile(out, hi, axis=0)}
+        frame = pd.concat({k: pd.DataFrame(v, index=evidence.index, columns=states)
+                           for k, v in parts.items()}, axis=1)
+        frame.columns = frame.columns.set_names(["statistic", target])
+        return frame
+
+    def _posterior_unique(self, uniq: np.ndarray, col_ids: list[int], tv: int, dd: dict[int, int],
+                          sampled: bool, n_samples: int, rng: np.random.Generator | None,
+                          evidence: pd.DataFrame, inv: np.ndarray) -> np.ndarray:
+        """Posterior of ``tv`` for each distinct evidence row ``uniq`` (codes; -1 unobserved)."""
+        m = len(uniq)
+        card = self._cards[tv]
+        res = np.empty((n_samples, m, card) if sampled else (m, card))
+        mask = uniq >= 0
+        patterns, pinv = _unique_masks(mask)
+        # many small pattern groups: one pass with per-row likelihood vectors beats a plan per pattern
+        use_soft = len(patterns) > 8 and m / len(patterns) < 64
+        groups: list[tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]] = []
+        if use_soft:
+            always = mask.all(axis=0)
+            ever = mask.any(axis=0)
+            hard = tuple(col_ids[j] for j in np.flatnonzero(always))
+            soft = tuple(col_ids[j] for j in np.flatnonzero(ever & ~always))
+            groups.append((np.arange(m), hard, soft))
+        else:
+            for k, pat in enumerate(patterns):
+                rows = np.flatnonzero(pinv == k)
+                groups.append((rows, tuple(col_ids[j] for j in np.flatnonzero(pat)), ()))
+        draws = None
+        if sampled:
+            rel = set(range(len(self._names)))
+            draws = self._sample_cpts(rel, n_samples, rng)
+        col_pos = {v: j for j, v in enumerate(col_ids)}
+        for rows, hard, soft in groups:
+            hard_t, soft_t = hard, soft
+            batched = bool(hard_t or soft_t)
+            plan = self._plan((tv,), tuple(sorted(hard_t)), tuple(sorted(soft_t)), tuple(sorted(dd)),
+                              batched, sampled)
+            per_row = plan.max_table * (n_samples if sampled else 1)
+            chunk = max(1, min(len(rows), _BATCH_BUDGET // max(1, per_row)))
+            for start in range(0, len(rows), chunk):
+                r = rows[start:start + chunk]
+                hs = {v: uniq[r, col_pos[v]] for v in hard_t}
+                sl = {}
+                for v in soft_t:
+                    c = uniq[r, col_pos[v]]
+                    lik = np.zeros((len(r), self._cards[v]))
+                    obs = c >= 0
+                    lik[~obs] = 1.0
+                    lik[np.flatnonzero(obs), c[obs]] = 1.0
+                    sl[v] = lik
+                cp = draws if sampled else self._cpts
+                tab = kernels.run_plan(plan, cp, hs, sl, dd)
+                if sampled and not batched:
+                    tab = np.broadcast_to(tab[:, None, :], (n_samples, len(r), card))
+                elif not sampled and not batched:
+                    tab = np.broadcast_to(tab, (len(r), card))
+                z = tab.sum(axis=-1, keepdims=True)
+                if sampled:
+                    bad = ~(z[..., 0] > 0).all(axis=0)
+                else:
+                    bad = ~(z[..., 0] > 0)
+                if bad.any():
+                    u = int(r[np.flatnonzero(bad)[0]])
+                    row = int(np.flatnonzero(inv == u)[0])
+                    raise ImpossibleEvidenceError(
+                        f"evidence row {evidence.index[row]!r} has probability zero under the model: "
+                        + ", ".join(f"{self._names[v]}={self._states[v][uniq[u, j]]!r}"
+                                    for j, v in enumerate(col_ids) if uniq[u, j] >= 0))
+                if sampled:
+                    res[:, r] = tab / z
+                else:
+                    res[r] = tab / z
+        return res
+
+    # ------------------------------------------------------------------ evaluation
+    def predict_proba(self, data: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
+        """Return P(target | other node columns of ``data``) per row, columns = target's states.
+
+        Columns that are not nodes (ids, outcomes of other models) and the target column are ignored.
+        """
+        target = target or self.target
+        if target is None:
+            raise DataError("predict_proba needs target= (or BayesNet(target=...))")
+        self._check_fitted()
+        data = check_dataframe(data)
+        cols = [c for c in data.columns if c in self._index and c != target]
+        return self.posterior(data[cols], target)
+
+    def predict(self, data: pd.DataFrame, target: str | None = None) -> pd.Series:
+        """Return the most probable state of ``target`` for each row of ``data``."""
+        proba = self.predict_proba(data, target)
+        return pd.Series(np.asarray(proba.columns)[proba.to_numpy().argmax(axis=1)], index=data.index,
+                         name=proba.columns.name)
+
+    def log_likelihood(self, data: pd.DataFrame, *, per_row: bool = False) -> float | np.ndarray:
+        """Return the log-likelihood of ``data`` (sum over rows, or one value per row with ``per_row``).
+
+        Columns must be nodes; absent columns and NaN cells are summed out exactly.
+        """
+        self._check_fitted()
+        data = check_dataframe(data)
+        cols = [c for c in data.columns if c in self._index]
+        codes = np.full((len(data), len(self._names)), -1, dtype=np.int64)
+        if cols:
+            codes[:, [self._index[c] for c in cols]] = self._encode(data, cols)
+        uniq, inv = _unique_rows(codes, self._cards)
+        mask = uniq >= 0
+        ll = np.zeros(len(uniq))
+        complete = mask.all(axis=1)
+        if complete.any():
+            sub = uniq[complete]
+            acc = np.zeros(len(sub))
+            for v in range(len(self._names)):
+                idx = tuple(sub[:, u] for u in self._parents[v] + (v,))
+                with np.errstate(divide="ignore"):
+                    acc += np.log(self._cpts[v][idx])
+            ll[complete] = acc
+        patterns, pinv = _unique_masks(mask[~complete])
+        rows_inc = np.flatnonzero(~complete)
+        for k, pat in enumerate(patterns):
+            rows = rows_inc[pinv == k]
+            obs = tuple(int(i) for i in np.flatnonzero(pat))
+            if not obs:
+                continue
+            plan = self._plan((), obs, (), (), True, False)
+            pe = kernels.run_plan(plan, self._cpts, {u: uniq[rows, u] for u in obs})
+            with np.errstate(divide="ignore"):
+                ll[rows] = np.log(pe)
+        out = ll[inv]
+        return out if per_row else float(out.sum())
+
+    def score(self, data: pd.DataFrame) -> float:
+        """Return the total log-likelihood of ``data`` (see :meth:`log_likelihood`)."""
+        return float(self.log_likelihood(data))
+
+    def average_causal_effect(self, treatment: str, outcome: str, outcome_state: str,
+                              treated: str, control: str,
+                              evidence: Mapping[str, Any] | None = None) -> float:
+        """Return P(outcome=outcome_state | do(treatment=treated)) - P(... | do(treatment=control)),
+        optionally within the stratum ``evidence``."""
+        p1 = self.query(outcome, evidence, do={treatment: treated})[outcome_state]
+        p0 = self.query(outcome, evidence, do={treatment: control})[outcome_state]
+        return float(p1 - p0)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, n: int, random_state: int | np.random.Generator | None = None,
+               do: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Return ``n`` forward samples as a DataFrame of categorical columns with the state names."""
+        from probwb.bn.sampling import forward_sample
+
+        self._check_fitted()
+        rng = check_random_state(random_state if random_state is not None else self.random_state)
+        dd = self._evidence_ids(do)
+        codes = forward_sample(self._parents, self._cpts, int(n), rng, fixed=dd)
+        return self._decode(codes)
+
+    def _decode(self, codes: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({
+            n: pd.Categorical.from_codes(codes[:, v], categories=self._states[v])
+            for v, n in enumerate(self._names)})
+
+    def approximate_query(self, variable: str, evidence: Mapping[str, Any] | None = None,
+                          do: Mapping[str, Any] | None = None, *, n_samples: int = 10_000,
+                          method: str = "likelihood_weighting",
+                          random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """Return a sampling estimate of P(variable | evidence) with standard errors.
+
+        ``method`` is ``"likelihood_weighting"`` or ``"forward"`` (rejection of samples that contradict
+        the evidence). The DataFrame has columns ``probability``, ``se`` and one row per state; its
+        ``attrs["effective_sample_size"]`` says how much information the weights kept.
+        """
+        from probwb.bn.sampling import forward_sample, likelihood_weighting, weighted_estimate
+
+        self._check_fitted()
+        rng = check_random_state(random_state if random_state is not None else self.random_state)
+        v = self._node_id(variable)
+        ev = self._evidence_ids(evidence)
+        dd = self._evidence_ids(do)
+        if method == "likelihood_weighting":
+            codes, w = likelihood_weighting(self._parents, self._cpts, n_samples, rng, ev, dd)
+        elif method == "forward":
+            codes = forward_sample(self._parents, self._cpts, n_samples, rng, fixed=dd)
+            ok = np.ones(n_samples, dtype=bool)
+            for u, s in ev.items():
+                ok &= codes[:, u] == s
+            w = ok.astype(float)
+        else:
+            raise SpecError(f"method must be 'likelihood_weighting' or 'forward', found {method!r}")
+        if not w.sum() > 0:
+            raise ImpossibleEvidenceError(
+                f"no sample is consistent with the evidence {self._evidence_text(ev, dd)} after "
+                f"{n_samples} draws; use more samples or likelihood weighting")
+        p, se, ess = weighted_estimate(codes[:, v], w, self._cards[v])
+        frame = pd.DataFrame({"probability": p, "se": se},
+                             index=pd.Index(self._states[v], name=variable))
+        frame.attrs["effective_sample_size"] = ess
+        return frame
+
+    # ------------------------------------------------------------------ persistence
+    def get_config(self) -> dict[str, Any]:
+        """Return the constructor settings (used for the saved file's configuration hash)."""
+        return {"structure": self.structure if self.structure is None else
+                (dict(self.structure) if isinstance(self.structure, Mapping) else list(self.structure)),
+                "states": dict(self.states) if self.states else None, "method": self.method,
+                "prior": self.prior if not isinstance(self.prior, Mapping) else sorted(self.prior),
+                "equivalent_sample_size": self.equivalent_sample_size, "latent": self.latent,
+                "max_iter": self.max_iter, "tol": self.tol, "n_init": self.n_init, "target": self.target,
+                "elimination": self.elimination}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the network atomically with probwb's model header; return the path."""
+        return save_model(path, self, config=self.get_config())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> BayesNet:
+        """Load a network saved by :meth:`save` (a foreign or damaged file raises ModelFileError)."""
+        return load_model(path, cls)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_plans"] = OrderedDict()  # plans are cheap to rebuild and not worth storing
+        return state
+
+    def summary(self) -> pd.DataFrame:
+        """Return one row per node: states, parents, number of CPT parameters."""
+        self._check_structure()
+        return pd.DataFrame({
+            "states": [", ".join(s) for s in self._states],
+            "n_states": self._cards,
+            "parents": [", ".join(self._names[p] for p in pas) for pas in self._parents],
+            "n_parameters": [int(np.prod([self._cards[p] for p in pas])) * (self._cards[v] - 1)
+                             for v, pas in enumerate(self._parents)],
+        }, index=pd.Index(self._names, name="node"))
+
+    def __repr__(self) -> str:
+        if not self._names:
+            return "BayesNet(unfitted)"
+        return f"BayesNet({len(self._names)} nodes, {sum(len(p) for p in self._parents)} edges)"

@@ -1,0 +1,223 @@
+"""Run a ``kind: bn`` model spec: learn a network from the spec's data and collect what the report shows.
+
+A spec (see docs/CONTRACTS.md and models/README.md) gives the data and, under ``model:``, either a fixed
+``structure`` (node -> parents) or ``learn_structure`` settings; ``fit:`` sets parameter learning and
+``evaluate:`` a held-out evaluation of one target::
+
+    model:
+      kind: bn
+      structure: {age_band: [], diabetes: [age_band], readmitted: [age_band, diabetes]}
+      query: {variables: readmitted, evidence: {age_band: "70+"}}
+      effects: [{treatment: treatment, outcome: readmitted, outcome_state: "1",
+                 treated: intensive, control: standard}]
+    fit: {method: bayes, prior: BDeu, equivalent_sample_size: 10}
+    evaluate: {target: readmitted, n_splits: 5}
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probwb.bn.network import BayesNet
+from probwb.bn.structure import structural_hamming_distance
+from probwb.core.random import check_random_state
+from probwb.errors import SpecError
+
+__all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
+
+logger = logging.getLogger("probwb.bn")
+
+SPEC_KEYS: dict[str, dict[str, Any]] = {
+    "model": {
+        "kind": (str, "bn"),
+        "nodes": (list, "data columns that become nodes (default: the nodes of structure)"),
+        "structure": (dict, "fixed structure: node -> list of parents"),
+        "learn_structure": (dict, "structure learning: method (hill_climb|pc), score (bic|bdeu|k2|aic), "
+                                  "required, forbidden (lists of [parent, child]), tiers, max_indegree"),
+        "reference": (dict, "a structure (node -> parents) to compare a learned one with"),
+        "states": (dict, "node -> list of state names (default: from the data)"),
+        "latent": (list, "nodes absent from the data, learned by EM (give their states)"),
+        "query": (dict, "an example query: variables, evidence, do"),
+        "effects": (list, "average causal effects: treatment, outcome, outcome_state, treated, control"),
+    },
+    "fit": {
+        "method": (str, "mle or bayes"),
+        "prior": ((str, int, float), "BDeu, K2 or a pseudo-count per cell"),
+        "equivalent_sample_size": ((int, float), "BDeu equivalent sample size"),
+        "max_iter": (int, "EM iterations"),
+        "tol": (float, "EM relative tolerance"),
+        "n_init": (int, "EM restarts"),
+        "interval": (float, "credible-interval mass for the example query (method: bayes)"),
+        "random_state": (int, "seed"),
+    },
+    "evaluate": {
+        "target": (str, "node to predict"),
+        "n_splits": (int, "cross-validation folds"),
+        "metrics": (list, "probwb.evaluate metric names (default log_loss, brier)"),
+    },
+}
+
+
+def validate_spec(spec: Mapping[str, Any]) -> None:
+    """Check the parts of a bn spec that key names and types cannot: a structure source, known nodes."""
+    model = spec.get("model") or {}
+    if "structure" in model and "learn_structure" in model:
+        raise SpecError("model: give either structure or learn_structure, not both")
+    if "structure" not in model and "learn_structure" not in model:
+        raise SpecError("model: a bn spec needs structure (node -> parents) or learn_structure")
+    if "structure" in model:
+        for node, pas in model["structure"].items():
+            if not isinstance(pas, list):
+                raise SpecError(f"model.structure.{node} must be a list of parents, found {pas!r}")
+    method = (spec.get("fit") or {}).get("method", "mle")
+    if method not in ("mle", "bayes"):
+        raise SpecError(f"fit.method must be 'mle' or 'bayes', found {method!r}")
+
+
+def _prepare(frame: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
+    """Node columns as state-name strings (NaN kept), so outcomes such as 0/1 read as states '0'/'1'."""
+    from probwb.bn.network import _state_text
+
+    missing = [n for n in nodes if n not in frame.columns]
+    if missing:
+        from probwb.core.validation import check_columns
+
+        check_columns(frame, missing, name="data")
+    out = {}
+    for n in nodes:
+        col = frame[n]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            out[n] = col.astype(object).map(_state_text, na_action="ignore")
+        else:
+            out[n] = col.map(_state_text, na_action="ignore")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = None) -> dict[str, Any]:
+    """Learn the spec's network and return the report dict.
+
+    Keys: ``model`` (the fitted BayesNet), ``data`` (the frame used), ``summary`` (one row per node),
+    ``tables`` (every CPT, the example query, causal effects, structure comparison, cross-validated
+    metrics), ``figures`` (network drawing, query bar chart), ``metrics``, ``text`` and ``warnings``.
+    ``quick`` uses at most 2,000 rows and fewer EM restarts / interval draws.
+    """
+    from probwb.bn import plots
+    from probwb.report.data import load_data
+
+    validate_spec(spec)
+    if "data" not in spec:
+        raise SpecError("data is missing: a bn spec needs a data: section")
+    model_spec = dict(spec.get("model") or {})
+    fit_spec = dict(spec.get("fit") or {})
+    eval_spec = dict(spec.get("evaluate") or {})
+    seed = fit_spec.get("random_state", random_state)
+    rng = check_random_state(seed)
+    loaded = load_data(spec["data"])
+    frame = loaded.frame
+    if frame is None:
+        raise SpecError(f"data: choose a table with data.table ({', '.join(loaded.tables)})")
+    if quick and len(frame) > 2000:
+        frame = frame.sample(2000, random_state=np.random.RandomState(rng.integers(1 << 31)))
+
+    latent = [str(x) for x in model_spec.get("latent") or []]
+    if "structure" in model_spec:
+        structure = {str(k): [str(p) for p in v] for k, v in model_spec["structure"].items()}
+        nodes = [str(n) for n in model_spec.get("nodes") or structure]
+        for n in nodes:
+            structure.setdefault(n, [])
+    else:
+        nodes = [str(n) for n in model_spec.get("nodes") or []]
+        if not nodes:
+            raise SpecError("model.nodes: structure learning needs the list of data columns to use")
+        structure = None
+    observed = [n for n in (structure or nodes) if n not in latent]
+    data = _prepare(frame, observed)
+
+    text: list[str] = []
+    tables: dict[str, pd.DataFrame] = {}
+    common = dict(
+        states=model_spec.get("states"), latent=latent or None,
+        method=fit_spec.get("method", "mle"), prior=fit_spec.get("prior", "BDeu"),
+        equivalent_sample_size=float(fit_spec.get("equivalent_sample_size", 10.0)),
+        max_iter=int(fit_spec.get("max_iter", 100)), tol=float(fit_spec.get("tol", 1e-6)),
+        n_init=1 if quick else int(fit_spec.get("n_init", 1)), random_state=rng,
+        target=eval_spec.get("target"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if structure is None:
+            ls = dict(model_spec["learn_structure"])
+            kwargs = {k: v for k, v in common.items() if k != "method"}
+            net = BayesNet.learn_structure(
+                data, method=ls.get("method", "hill_climb"), score=ls.get("score", "bic"),
+                required=[tuple(e) for e in ls.get("required") or []],
+                forbidden=[tuple(e) for e in ls.get("forbidden") or []],
+                tiers=ls.get("tiers"), max_indegree=ls.get("max_indegree"), fit_method=common["method"],
+                **kwargs)
+            text.append(f"Structure learned with {ls.get('method', 'hill_climb')} "
+                        f"({ls.get('score', 'bic')}): {len(net.edges)} edges.")
+            if "reference" in model_spec:
+                ref = [(str(p), str(c)) for c, ps in model_spec["reference"].items() for p in ps]
+                shd = structural_hamming_distance(net, ref)
+                sk = structural_hamming_distance(net, ref, skeleton=True)
+                tables["structure vs reference"] = pd.DataFrame(
+                    {"value": [shd, sk, len(ref), len(net.edges)]},
+                    index=["structural Hamming distance", "skeleton differences", "reference edges",
+                           "learned edges"])
+                text.append(f"Structural Hamming distance to the reference structure: {shd} "
+                            f"(skeleton differences: {sk}).")
+        else:
+            net = BayesNet(structure, **common).fit(data)
+        text.append(f"Network of {len(net.nodes)} nodes and {len(net.edges)} edges learned from "
+                    f"{len(data):,} rows ({'Bayesian, ' + str(common['prior']) if common['method'] == 'bayes' else 'maximum likelihood'}).")
+        if net.em_ is not None:
+            text.append(f"EM: log-likelihood {net.em_.log_likelihood:.2f} after {net.em_.n_iter} iterations "
+                        f"(converged: {net.em_.converged}).")
+
+        for n in net.nodes:
+            tables[f"CPT {n}"] = net.cpt(n).reset_index()
+        figures: dict[str, Any] = {"network": plots.plot_network(net).figure}
+
+        if "query" in model_spec:
+            q = model_spec["query"]
+            interval = fit_spec.get("interval") if common["method"] == "bayes" else None
+            res = net.query(q["variables"], q.get("evidence"), q.get("do"), interval=interval,
+                            n_samples=200 if quick else 1000, random_state=rng)
+            tables["query"] = res.reset_index() if isinstance(res, pd.DataFrame) else res.to_frame().reset_index()
+            ev = ", ".join(f"{k}={v}" for k, v in (q.get("evidence") or {}).items()) or "no evidence"
+            figures["query"] = plots.plot_posterior(res, title=f"P({q['variables']} | {ev})").figure
+
+        rows = []
+        for eff in model_spec.get("effects") or []:
+            ace = net.average_causal_effect(eff["treatment"], eff["outcome"], str(eff["outcome_state"]),
+                                            str(eff["treated"]), str(eff["control"]))
+            rows.append({**{k: str(v) for k, v in eff.items()}, "average_causal_effect": ace})
+        if rows:
+            tables["causal effects"] = pd.DataFrame(rows)
+
+        metrics: dict[str, float] = {}
+        target = eval_spec.get("target")
+        if target:
+            try:
+                from probwb.evaluate import KFold, cross_validate
+            except ImportError:  # evaluation is optional
+                cross_validate = None
+            if cross_validate is not None:
+                names = eval_spec.get("metrics") or ["log_loss", "brier"]
+                unfit = BayesNet(net.edges if structure is None else structure,
+                                 **{**common, "random_state": int(rng.integers(1 << 31))})
+                cv_data = data.dropna(subset=[target])
+                cv = cross_validate(unfit, cv_data, KFold(2 if quick else int(eval_spec.get("n_splits", 5)),
+                                                          random_state=int(rng.integers(1 << 31))),
+                                    metrics=names, target=target)
+                tables["cross-validation"] = cv.summary.reset_index()
+                metrics = {f"cv_{m}": float(v) for m, v in cv.summary["mean"].items()}
+    warns = [f"{w.category.__name__}: {w.message}" for w in caught
+             if issubclass(w.category, UserWarning)]
+    return {"model": net, "data": data, "summary": net.summary().reset_index(), "tables": tables,
+            "figures": figures, "metrics": metrics, "text": text, "warnings": warns}

@@ -1,0 +1,457 @@
+"""The :class:`MDP` container: named states and actions, one stacked sparse transition matrix, rewards.
+
+Transitions are held as a single CSR matrix of shape ``(A*S, S)`` whose row ``a*S + s`` is
+``P(. | s, a)``. A Bellman backup is then one sparse mat-vec ``P @ V`` reshaped to ``(A, S)``, and
+every check on the model (row sums, negatives, NaN) is a pass over the non-zeros, never over S x S.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from probwb.core.validation import PROB_ATOL, check_columns, check_dataframe, closest_match
+from probwb.errors import DataError, ModelError, ProbabilityError, StateError
+
+logger = logging.getLogger("probwb.mdp")
+
+__all__ = ["MDP", "stack_transitions", "check_transition_rows"]
+
+
+def _names(names: Sequence[Any] | None, n: int, prefix: str, what: str) -> list[str] | None:
+    if names is None:
+        return None
+    out = [str(x) for x in names]
+    if len(out) != n:
+        raise ModelError(f"expected {n} {what} names (one per {what[:-1]}), found {len(out)}")
+    if len(set(out)) != n:
+        seen: set[str] = set()
+        dup = next(x for x in out if x in seen or seen.add(x))  # type: ignore[func-returns-value]
+        raise ModelError(f"{what} names must be unique; {dup!r} appears more than once")
+    return out
+
+
+def stack_transitions(transitions: Any, n_actions: int | None = None) -> sp.csr_matrix:
+    """Return the transitions as one CSR matrix of shape ``(A*S, S)`` (row ``a*S + s``).
+
+    Accepts a dense ``(A, S, S)`` array, a sequence of ``A`` dense or sparse ``(S, S)`` matrices, or an
+    already stacked sparse ``(A*S, S)`` matrix (then ``n_actions`` must be given or inferable).
+    """
+    if sp.issparse(transitions):
+        P = sp.csr_matrix(transitions)
+        rows, cols = P.shape
+        if n_actions is None:
+            if cols == 0 or rows % cols:
+                raise ModelError(
+                    f"a stacked transition matrix must have shape (A*S, S); found {P.shape}, "
+                    "whose row count is not a multiple of its column count"
+                )
+            n_actions = rows // cols
+        if rows != n_actions * cols:
+            raise ModelError(f"expected a stacked transition matrix of shape ({n_actions}*S, S), found {P.shape}")
+    elif isinstance(transitions, np.ndarray) and transitions.ndim == 3:
+        A, S, S2 = transitions.shape
+        if S != S2:
+            raise ModelError(f"dense transitions must have shape (A, S, S); found {transitions.shape}")
+        P = sp.csr_matrix(np.asarray(transitions, dtype=float).reshape(A * S, S))
+    elif isinstance(transitions, (list, tuple)):
+        if len(transitions) == 0:
+            raise ModelError("transitions is empty: expected one (S, S) matrix per action")
+        mats = []
+        shape0 = None
+        for a, m in enumerate(transitions):
+            m = sp.csr_matrix(m) if sp.issparse(m) else sp.csr_matrix(np.asarray(m, dtype=float))
+            if m.ndim != 2 or m.shape[0] != m.shape[1]:
+                raise ModelError(f"transition matrix for action {a} must be square (S, S); found {m.shape}")
+            if shape0 is not None and m.shape != shape0:
+                raise ModelError(
+                    f"transition matrices must all have the same shape; action 0 has {shape0}, "
+                    f"action {a} has {m.shape}"
+                )
+            shape0 = m.shape
+            mats.append(m)
+        P = sp.vstack(mats, format="csr")
+    else:
+        arr = np.asarray(transitions, dtype=float)
+        if arr.ndim != 3:
+            raise ModelError(
+                "transitions must be an (A, S, S) array, a list of (S, S) matrices or a stacked sparse "
+                f"(A*S, S) matrix; found an array with shape {arr.shape}"
+            )
+        return stack_transitions(arr)
+    if P.dtype != np.float64:
+        P = P.astype(np.float64)
+    # int32 indices halve index traffic per sweep; scipy keeps int64 only when it must.
+    if P.nnz < np.iinfo(np.int32).max and P.indices.dtype != np.int32:
+        P.indices = P.indices.astype(np.int32)
+        P.indptr = P.indptr.astype(np.int32)
+    return P
+
+
+def check_transition_rows(
+    P: sp.csr_matrix,
+    n_states: int,
+    *,
+    atol: float = PROB_ATOL,
+    state_names: Sequence[str] | None = None,
+    action_names: Sequence[str] | None = None,
+) -> None:
+    """Raise ProbabilityError unless every row of the stacked ``P`` is a distribution; O(non-zeros).
+
+    The message names the first offending (state, action) row and what it sums to.
+    """
+    data = P.data
+    indptr = P.indptr
+
+    def where(row: int) -> str:
+        a, s = divmod(int(row), n_states)
+        sname = state_names[s] if state_names is not None else s
+        aname = action_names[a] if action_names is not None else a
+        return f"(state {sname!r}, action {aname!r})"
+
+    if data.size:
+        bad_nan = ~np.isfinite(data)
+        if bad_nan.any():
+            k = int(np.argmax(bad_nan))
+            row = int(np.searchsorted(indptr, k, side="right") - 1)
+            raise ProbabilityError(
+                f"transition row {where(row)} contains a non-finite probability {data[k]!r} "
+                f"(to state index {int(P.indices[k])})"
+            )
+        neg = data < 0
+        if neg.any():
+            k = int(np.argmax(neg))
+            row = int(np.searchsorted(indptr, k, side="right") - 1)
+            raise ProbabilityError(
+                f"transition row {where(row)} has a negative probability {data[k]!r} "
+                f"(to state index {int(P.indices[k])}); {int(neg.sum())} negative value(s) in all"
+            )
+    counts = np.diff(indptr)
+    if data.size:
+        starts = np.minimum(indptr[:-1], data.size - 1)
+        sums = np.add.reduceat(data, starts)
+        sums[counts == 0] = 0.0
+    else:
+        sums = np.zeros(P.shape[0])
+    bad = np.abs(sums - 1.0) > atol
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ProbabilityError(
+            f"transition row {where(row)} sums to {sums[row]:.12g}; expected 1 within {atol:g} "
+            f"({int(bad.sum())} of {P.shape[0]} (state, action) rows are off; nothing is renormalised)"
+        )
+
+
+class MDP:
+    """A finite Markov decision process with named states and actions.
+
+    Parameters
+    ----------
+    transitions
+        Dense ``(A, S, S)`` array, a list of ``A`` dense or scipy.sparse ``(S, S)`` matrices, or one
+        stacked sparse ``(A*S, S)`` matrix with row ``a*S + s`` = ``P(. | s, a)``.
+    rewards
+        ``R(s, a)`` as an ``(S, A)`` array (or DataFrame indexed by state with action columns),
+        ``R(s)`` as an ``(S,)`` array, or ``R(s, a, s')`` as an ``(A, S, S)`` array or a list of ``A``
+        ``(S, S)`` matrices (then the expected reward ``sum_s' P R`` is stored).
+    discount
+        In (0, 1); 1 is allowed only with a finite ``horizon`` or for the average-reward solver.
+    states, actions
+        Names (strings). Default names are ``s0, s1, ...`` and ``a0, a1, ...`` (made on first use).
+    horizon
+        Number of decision epochs for finite-horizon problems, or None.
+    terminal_reward
+        ``(S,)`` reward collected at the end of a finite horizon (default zeros).
+    validate
+        Check shapes and that every transition row is a distribution (O(non-zeros)).
+    """
+
+    def __init__(
+        self,
+        transitions: Any,
+        rewards: Any,
+        discount: float = 0.95,
+        *,
+        states: Sequence[Any] | None = None,
+        actions: Sequence[Any] | None = None,
+        horizon: int | None = None,
+        terminal_reward: Any = None,
+        validate: bool = True,
+        atol: float = PROB_ATOL,
+    ) -> None:
+        n_act_hint = len(actions) if actions is not None else None
+        if isinstance(transitions, (list, tuple)):
+            n_act_hint = len(transitions)
+        elif isinstance(transitions, np.ndarray) and transitions.ndim == 3:
+            n_act_hint = transitions.shape[0]
+        P = stack_transitions(transitions, n_act_hint)
+        S = P.shape[1]
+        A = P.shape[0] // S if S else 0
+        if S == 0 or A == 0:
+            raise ModelError(f"an MDP needs at least one state and one action; found S={S}, A={A}")
+        self.P: sp.csr_matrix = P
+        self.n_states: int = S
+        self.n_actions: int = A
+        self._states = _names(states, S, "s", "states")
+        self._actions = _names(actions, A, "a", "actions")
+        self.discount = float(discount)
+        self.horizon = None if horizon is None else int(horizon)
+        if self.horizon is not None and self.horizon < 1:
+            raise ModelError(f"horizon must be a positive number of decision epochs, found {horizon}")
+        if not (0.0 < self.discount <= 1.0) or not np.isfinite(self.discount):
+            raise ModelError(f"discount must lie in (0, 1], found {discount!r}")
+        self.R: np.ndarray = self._expected_rewards(rewards)  # (A, S), C-contiguous
+        if terminal_reward is None:
+            self.terminal_reward = np.zeros(S)
+        else:
+            tr = np.asarray(terminal_reward, dtype=float).reshape(-1)
+            if tr.shape != (S,):
+                raise ModelError(f"terminal_reward must have shape ({S},), found {tr.shape}")
+            if not np.isfinite(tr).all():
+                raise DataError("terminal_reward contains NaN or infinite values")
+            self.terminal_reward = tr
+        if validate:
+            self.validate(atol=atol)
+
+    # ------------------------------------------------------------------ construction helpers
+    def _expected_rewards(self, rewards: Any) -> np.ndarray:
+        S, A = self.n_states, self.n_actions
+        if isinstance(rewards, pd.DataFrame):
+            df = rewards
+            if self._states is not None:
+                df = df.reindex(index=[s for s in self._states])
+            if self._actions is not None:
+                missing = [a for a in self._actions if a not in df.columns]
+                if missing:
+                    raise StateError(f"rewards DataFrame has no column for action(s) {missing}")
+                df = df[self._actions]
+            rewards = df.to_numpy(dtype=float)
+        if isinstance(rewards, (list, tuple)) and rewards and (
+            sp.issparse(rewards[0]) or np.ndim(rewards[0]) == 2
+        ):
+            if len(rewards) != A:
+                raise ModelError(f"R(s, a, s') needs one (S, S) matrix per action ({A}), found {len(rewards)}")
+            Rfull = stack_transitions(list(rewards), A)
+            R = np.asarray(self.P.multiply(Rfull).sum(axis=1)).reshape(A, S)
+        elif sp.issparse(rewards):
+            Rfull = sp.csr_matrix(rewards)
+            if Rfull.shape == (S, A):
+                R = Rfull.toarray().T
+            elif Rfull.shape == (A * S, S):
+                R = np.asarray(self.P.multiply(Rfull).sum(axis=1)).reshape(A, S)
+            else:
+                raise ModelError(f"sparse rewards must have shape ({S}, {A}) or ({A * S}, {S}); found {Rfull.shape}")
+        else:
+            arr = np.asarray(rewards, dtype=float)
+            if arr.ndim == 3:
+                if arr.shape != (A, S, S):
+                    raise ModelError(f"R(s, a, s') must have shape ({A}, {S}, {S}), found {arr.shape}")
+                R = np.asarray(self.P.multiply(arr.reshape(A * S, S)).sum(axis=1)).reshape(A, S)
+            elif arr.ndim == 2:
+                if arr.shape != (S, A):
+                    raise ModelError(
+                        f"R(s, a) must have shape (S, A) = ({S}, {A}), found {arr.shape}"
+                        + (" (did you pass it transposed?)" if arr.shape == (A, S) else "")
+                    )
+                R = arr.T
+            elif arr.ndim == 1:
+                if arr.shape != (S,):
+                    raise ModelError(f"R(s) must have shape ({S},), found {arr.shape}")
+                R = np.broadcast_to(arr, (A, S))
+            else:
+                raise ModelError(f"rewards must be (S,), (S, A) or (A, S, S); found shape {arr.shape}")
+        R = np.ascontiguousarray(R, dtype=float)
+        if not np.isfinite(R).all():
+            idx = np.argwhere(~np.isfinite(R))[0]
+            raise DataError(
+                f"rewards contain NaN or infinite values; first at (state {self._state_name(int(idx[1]))!r}, "
+                f"action {self._action_name(int(idx[0]))!r})"
+            )
+        return R
+
+    def _state_name(self, i: int) -> str:
+        return self._states[i] if self._states is not None else f"s{i}"
+
+    def _action_name(self, i: int) -> str:
+        return self._actions[i] if self._actions is not None else f"a{i}"
+
+    def validate(self, atol: float = PROB_ATOL) -> MDP:
+        """Check transition rows and discount/horizon consistency; return self or raise."""
+        check_transition_rows(self.P, self.n_states, atol=atol, state_names=self._states,
+                              action_names=self._actions)
+        return self
+
+    # ------------------------------------------------------------------ names
+    @property
+    def states(self) -> list[str]:
+        """State names (default ``s0, s1, ...``)."""
+        if self._states is None:
+            self._states = [f"s{i}" for i in range(self.n_states)]
+        return self._states
+
+    @property
+    def actions(self) -> list[str]:
+        """Action names (default ``a0, a1, ...``)."""
+        if self._actions is None:
+            self._actions = [f"a{i}" for i in range(self.n_actions)]
+        return self._actions
+
+    def state_index(self, state: Any) -> int:
+        """Return the index of a state name (or pass through a valid integer index)."""
+        return self._lookup(state, self.states, "state")
+
+    def action_index(self, action: Any) -> int:
+        """Return the index of an action name (or pass through a valid integer index)."""
+        return self._lookup(action, self.actions, "action")
+
+    def _lookup(self, name: Any, names: list[str], what: str) -> int:
+        key = str(name)
+        try:
+            return names.index(key)
+        except ValueError:
+            pass
+        if isinstance(name, (int, np.integer)) and not isinstance(name, bool) and 0 <= int(name) < len(names):
+            return int(name)
+        hit = closest_match(key, names)
+        hint = f" (did you mean {hit!r}?)" if hit else ""
+        shown = names if len(names) <= 20 else names[:20] + ["..."]
+        raise StateError(f"unknown {what} {name!r}{hint}; {what}s are {shown}")
+
+    # ------------------------------------------------------------------ views
+    def transition_matrix(self, action: Any) -> sp.csr_matrix:
+        """Return ``P(. | ., action)`` as an (S, S) CSR matrix."""
+        a = self.action_index(action)
+        S = self.n_states
+        return self.P[a * S:(a + 1) * S]
+
+    def to_dense(self) -> np.ndarray:
+        """Return the transitions as a dense ``(A, S, S)`` array (small models only)."""
+        return self.P.toarray().reshape(self.n_actions, self.n_states, self.n_states)
+
+    @property
+    def reward_matrix(self) -> np.ndarray:
+        """Expected rewards ``R(s, a)`` as an ``(S, A)`` array."""
+        return self.R.T
+
+    def rewards_frame(self) -> pd.DataFrame:
+        """Return ``R(s, a)`` as a DataFrame (index = states, columns = actions)."""
+        return pd.DataFrame(self.R.T, index=pd.Index(self.states, name="state"),
+                            columns=pd.Index(self.actions, name="action"))
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Return the model as a tidy frame: state, action, next_state, probability, reward."""
+        coo = self.P.tocoo()
+        a, s = np.divmod(coo.row, self.n_states)
+        st = np.asarray(self.states, dtype=object)
+        ac = np.asarray(self.actions, dtype=object)
+        return pd.DataFrame({
+            "state": st[s], "action": ac[a], "next_state": st[coo.col],
+            "probability": coo.data, "reward": self.R[a, s],
+        })
+
+    def with_discount(self, discount: float) -> MDP:
+        """Return a copy sharing the transitions with another discount."""
+        return MDP(self.P, self.R.T, discount, states=self._states, actions=self._actions,
+                   horizon=self.horizon, terminal_reward=self.terminal_reward, validate=False)
+
+    def save(self, path: Any) -> Any:
+        """Save the model atomically with a probwb header (see probwb.core.io); return the path."""
+        from probwb.core.io import save_model
+
+        return save_model(path, self, config={"n_states": self.n_states, "n_actions": self.n_actions,
+                                              "nnz": int(self.P.nnz), "discount": self.discount})
+
+    @classmethod
+    def load(cls, path: Any) -> MDP:
+        """Load an MDP saved by :meth:`save`; a foreign or damaged file raises ModelFileError."""
+        from probwb.core.io import load_model
+
+        return load_model(path, cls)
+
+    def __repr__(self) -> str:
+        h = f", horizon={self.horizon}" if self.horizon else ""
+        return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, nnz={self.P.nnz}, "
+                f"discount={self.discount}{h})")
+
+    # ------------------------------------------------------------------ alternative constructors
+    @classmethod
+    def from_dataframe(
+        cls,
+        data: pd.DataFrame,
+        discount: float = 0.95,
+        *,
+        state: str = "state",
+        action: str = "action",
+        next_state: str = "next_state",
+        probability: str = "probability",
+        reward: str = "reward",
+        states: Sequence[Any] | None = None,
+        actions: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> MDP:
+        """Build an MDP from a tidy frame with one row per (state, action, next_state).
+
+        ``reward`` is read as ``R(s, a, s')`` (the expected reward is stored). Missing (state, action)
+        pairs make rows that do not sum to one, which validation reports by name.
+        """
+        data = check_dataframe(data)
+        check_columns(data, [state, action, next_state, probability, reward])
+        if states is None:
+            states = list(dict.fromkeys([*map(str, data[state]), *map(str, data[next_state])]))
+        if actions is None:
+            actions = list(dict.fromkeys(map(str, data[action])))
+        states = [str(x) for x in states]
+        actions = [str(x) for x in actions]
+        s_idx = _codes(data[state], states, f"column {state!r}")
+        ns_idx = _codes(data[next_state], states, f"column {next_state!r}")
+        a_idx = _codes(data[action], actions, f"column {action!r}")
+        prob = data[probability].to_numpy(dtype=float)
+        rew = data[reward].to_numpy(dtype=float)
+        if np.isnan(rew).any():
+            k = int(np.argmax(np.isnan(rew)))
+            raise DataError(f"column {reward!r} has NaN at row {data.index[k]!r}")
+        S, A = len(states), len(actions)
+        rows = a_idx * S + s_idx
+        P = sp.csr_matrix((prob, (rows, ns_idx)), shape=(A * S, S))
+        P.sum_duplicates()
+        Rsum = np.bincount(rows, weights=prob * rew, minlength=A * S).reshape(A, S)
+        return cls(P, Rsum.T, discount, states=states, actions=actions, **kwargs)
+
+    @classmethod
+    def from_simulator(
+        cls,
+        step: Callable[[str, str], Iterable[tuple[Any, float, float]]],
+        states: Sequence[Any],
+        actions: Sequence[Any],
+        discount: float = 0.95,
+        **kwargs: Any,
+    ) -> MDP:
+        """Build an MDP by calling ``step(state, action)`` for every pair.
+
+        ``step`` returns an iterable of ``(next_state, probability, reward)`` triples (reward is
+        ``R(s, a, s')``). Intended for small, hand-written models.
+        """
+        rows = []
+        for s in states:
+            for a in actions:
+                for ns, p, r in step(s, a):
+                    rows.append((str(s), str(a), str(ns), float(p), float(r)))
+        df = pd.DataFrame(rows, columns=["state", "action", "next_state", "probability", "reward"])
+        return cls.from_dataframe(df, discount, states=states, actions=actions, **kwargs)
+
+
+def _codes(values: pd.Series, names: list[str], where: str) -> np.ndarray:
+    vals = values.astype(str).to_numpy(dtype=object)
+    codes = pd.Index(names).get_indexer(vals).astype(np.int64)
+    if (codes < 0).any():
+        k = int(np.argmax(codes < 0))
+        v = vals[k]
+        hit = closest_match(v, names)
+        hint = f" (did you mean {hit!r}?)" if hit else ""
+        raise StateError(f"{where} has unknown name {v!r} at position {k}{hint}; known: {names[:20]}")
+    return codes

@@ -1,0 +1,90 @@
+"""Plots for hierarchical models and SBC (matplotlib only; each returns Axes and never calls ``show()``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probwb.errors import DataError
+
+__all__ = ["plot_sbc_ranks", "plot_league_table", "plot_coefficients", "plot_risk_tiers"]
+
+
+def _ax(ax: Any, figsize: tuple[float, float]) -> Any:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_sbc_ranks(result: Any, parameter: str | None = None, ax: Any = None) -> Any:
+    """Return Axes with the binned SBC rank histogram of ``parameter`` (default the first) and the
+    99% band of bin counts expected under uniformity."""
+    from scipy import stats
+
+    ranks = result.ranks
+    parameter = parameter or ranks.columns[0]
+    if parameter not in ranks.columns:
+        raise DataError(f"no parameter {parameter!r} in the SBC result; parameters: {list(ranks.columns)}")
+    ax = _ax(ax, (6, 3.5))
+    width = result.n_ranks // result.n_bins
+    counts = np.bincount(ranks[parameter].to_numpy() // width, minlength=result.n_bins)
+    n = len(ranks)
+    lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / result.n_bins)
+    ax.axhspan(lo, hi, color="grey", alpha=0.25, label="99% band if uniform")
+    ax.axhline(n / result.n_bins, color="grey", lw=1)
+    ax.bar(np.arange(result.n_bins), counts, width=0.9, color="tab:blue")
+    p = result.tests.loc[parameter, "p_value"]
+    ax.set_title(f"SBC ranks of {parameter} (chi-square p = {p:.3f})")
+    ax.set_xlabel("rank bin")
+    ax.set_ylabel("simulations")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def plot_league_table(table: pd.DataFrame, ax: Any = None) -> Any:
+    """Return Axes with a caterpillar plot of a :meth:`HierarchicalGLM.group_league_table` (worst on top)."""
+    need = {"effect_mean", "effect_lower", "effect_upper"}
+    if not need <= set(table.columns):
+        raise DataError(f"expected a league table with columns {sorted(need)}, found {list(table.columns)}")
+    ax = _ax(ax, (6, max(2.5, 0.25 * len(table))))
+    y = np.arange(len(table))[::-1]
+    ax.hlines(y, table["effect_lower"], table["effect_upper"], color="tab:blue")
+    ax.plot(table["effect_mean"], y, "o", color="tab:blue")
+    ax.axvline(0, color="grey", lw=0.8, ls="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(i) for i in table.index])
+    ax.set_xlabel("group effect (link scale) with interval")
+    return ax
+
+
+def plot_coefficients(summary: pd.DataFrame, ax: Any = None, *, exclude_intercept: bool = True) -> Any:
+    """Return Axes with a forest plot of coefficient means and intervals from ``summary()``."""
+    need = {"mean", "lower", "upper"}
+    if not need <= set(summary.columns):
+        raise DataError(f"expected a summary with columns {sorted(need)}, found {list(summary.columns)}")
+    tab = summary.drop(index="Intercept", errors="ignore") if exclude_intercept else summary
+    ax = _ax(ax, (6, max(2.5, 0.3 * len(tab))))
+    y = np.arange(len(tab))[::-1]
+    ax.hlines(y, tab["lower"], tab["upper"], color="tab:green")
+    ax.plot(tab["mean"], y, "o", color="tab:green")
+    ax.axvline(0, color="grey", lw=0.8, ls="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(i) for i in tab.index])
+    ax.set_xlabel("coefficient (original scale) with interval")
+    return ax
+
+
+def plot_risk_tiers(tiers: pd.DataFrame, ax: Any = None) -> Any:
+    """Return Axes plotting each row's posterior mean risk against its probability of being top tier."""
+    need = {"risk_mean", "p_top_tier"}
+    if not need <= set(tiers.columns):
+        raise DataError(f"expected risk tiers with columns {sorted(need)}, found {list(tiers.columns)}")
+    ax = _ax(ax, (6, 4))
+    ax.scatter(tiers["risk_mean"], tiers["p_top_tier"], s=6, alpha=0.5)
+    ax.set_xlabel("posterior mean risk")
+    ax.set_ylabel("P(in top tier)")
+    return ax

@@ -1,4 +1,5 @@
-"""Hierarchical Bayesian models in PyMC: multilevel GLMs for risk across groups, SBC, model specs.
+"""Hierarchical Bayesian models in PyMC: multilevel GLMs for risk across groups, customer-lifetime-value
+models (BG/NBD, Pareto/NBD, Gamma-Gamma), SBC, model specs.
 
 Sampling goes through :mod:`probwb.hier.backend` (nutpie by default, PyMC's NUTS or numpyro on request);
 diagnostics through :mod:`probwb.diagnostics`. PyMC is imported only when a model is built, so
@@ -10,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["HierarchicalGLM", "meta_analysis_model", "parse_formula", "sbc", "SBCResult", "sample",
-           "available_samplers"]
+           "available_samplers", "BetaGeoModel", "ParetoNBDModel", "GammaGammaModel", "simulate_bgnbd",
+           "simulate_pareto_nbd", "validate_rfm"]
 
 _LAZY = {
     "HierarchicalGLM": ("probwb.hier.glm", "HierarchicalGLM"),
@@ -20,6 +22,12 @@ _LAZY = {
     "SBCResult": ("probwb.hier.sbc", "SBCResult"),
     "sample": ("probwb.hier.backend", "sample"),
     "available_samplers": ("probwb.hier.backend", "available_samplers"),
+    "BetaGeoModel": ("probwb.hier.clv", "BetaGeoModel"),
+    "ParetoNBDModel": ("probwb.hier.clv", "ParetoNBDModel"),
+    "GammaGammaModel": ("probwb.hier.clv", "GammaGammaModel"),
+    "simulate_bgnbd": ("probwb.hier.clv", "simulate_bgnbd"),
+    "simulate_pareto_nbd": ("probwb.hier.clv", "simulate_pareto_nbd"),
+    "validate_rfm": ("probwb.hier.clv", "validate_rfm"),
 }
 
 

@@ -66,10 +66,15 @@ def test_coupon_panel_structure_and_purchase_rates(small_campaign):
     panel = camp.panel
     assert len(panel) == 1500 * 20
     assert panel.groupby("customer_id", observed=True).size().eq(20).all()
-    # offers only in coupon arms, never to churned customers, redeemed NaN exactly when no offer
+    # offers only in coupon arms, at the same rate whatever the hidden state; redeemed NaN exactly when no offer
     arm = panel.merge(camp.customers[["customer_id", "arm"]], on="customer_id")["arm"]
     assert (panel.loc[arm.to_numpy() == "control", "coupon"] == "none").all()
-    assert (panel.loc[panel["state"] == "churned", "coupon"] == "none").all()
+    offered = panel["coupon"] != "none"
+    in_arm = arm.to_numpy() != "control"
+    for state in truth["states"]:
+        sel = in_arm & (panel["state"] == state).to_numpy()
+        rate = offered[sel].mean()
+        assert _within(rate, truth["offer_rate"], np.sqrt(0.25 / sel.sum())), state
     assert panel["redeemed"].isna().eq(panel["coupon"] == "none").all()
     for k, state in enumerate(truth["states"]):
         x = panel.loc[panel["state"] == state, "purchases"]

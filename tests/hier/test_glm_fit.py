@@ -126,8 +126,9 @@ def test_save_load_roundtrip(readmit, cohort, tmp_path):
 
 def test_coupon_redemption_across_stores():
     camp = simulate_coupon_campaign(n_customers=1500, n_stores=12, n_weeks=12, random_state=4)
+    # Default tuning length: with 12 stores the store-sd funnel occasionally diverges after only 500 steps.
     glm = _fit(HierarchicalGLM("redeemed ~ coupon + segment + state + (1 | store_id)"), camp.coupons,
-               random_state=5)
+               tune=1000, random_state=5)
     red = camp.truth["redemption"]
     # Treatment coding with references coupon 10%, segment "value", state "active".
     truth = {
@@ -136,6 +137,7 @@ def test_coupon_redemption_across_stores():
         "segment[regular]": red["segment"]["regular"] - red["segment"]["value"],
         "segment[premium]": red["segment"]["premium"] - red["segment"]["value"],
         "state[at_risk]": red["state"]["at_risk"] - red["state"]["active"],
+        "state[churned]": red["state"]["churned"] - red["state"]["active"],
         "sd(store_id: Intercept)": red["store_sd"],
     }
     summ = glm.coefficients(interval=0.9)

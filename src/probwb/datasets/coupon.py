@@ -67,7 +67,9 @@ def default_coupon_truth() -> dict[str, Any]:
             "intercept": -1.0,
             "coupon": {"10%": 0.0, "20%": 0.6},
             "segment": {"value": 0.5, "regular": 0.0, "premium": -0.4},
-            "state": {"active": 0.4, "at_risk": 0.0, "churned": 0.0},
+            # Churned customers still receive offers but rarely act on them; finite so that models with
+            # state as a predictor do not meet perfect separation.
+            "state": {"active": 0.4, "at_risk": 0.0, "churned": -3.0},
             "store_sd": 0.5,
         },
         "margin": 0.3,
@@ -85,9 +87,9 @@ def simulate_coupon_campaign(
 
     Each customer has a segment, acquisition channel and home store, and is randomized to an arm
     (control, 10% or 20% off). A latent lifecycle chain (active / at-risk / churned, churned absorbing)
-    drives weekly Poisson purchase counts; in coupon arms a not-yet-churned customer receives an offer on a
-    week with probability ``truth["offer_rate"]``, and that week's offer shifts the next transition through a
-    multinomial logit. Redemption is logistic in coupon, segment, state and a normal store effect; spend per
+    drives weekly Poisson purchase counts; in coupon arms a customer receives an offer on a week with
+    probability ``truth["offer_rate"]`` whatever their (hidden) state, and that week's offer shifts the next
+    transition through a multinomial logit. Redemption is logistic in coupon, segment, state and a normal store effect; spend per
     purchase is Gamma with a segment mean. ``truth["p_redeem"]`` holds each offer's true redemption probability.
     """
     n_customers = check_count("n_customers", n_customers)
@@ -126,7 +128,9 @@ def simulate_coupon_campaign(
     trans = np.stack([truth["transmat"][c] for c in COUPONS])
     in_arm = arm > 0
     for t in range(n_weeks):
-        offered = in_arm & (state[t] != 2) & (rng.random(n_customers) < truth["offer_rate"])
+        # Offers do not depend on the lifecycle state, so the coupon is an external input to the chain
+        # (an input-driven HMM would be biased if offers revealed the hidden state).
+        offered = in_arm & (rng.random(n_customers) < truth["offer_rate"])
         coupon[t] = np.where(offered, arm, 0)
         if t + 1 < n_weeks:
             state[t + 1] = categorical_rows(rng, trans[coupon[t], state[t]])

@@ -1,0 +1,784 @@
+"""The HMM estimator: named states, several observed columns, missing data, input-driven transitions."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probwb.core.io import load_model, save_model
+from probwb.core.progress import progress
+from probwb.core.random import RandomState, check_random_state
+from probwb.core.validation import check_columns, check_dataframe, check_stochastic
+from probwb.errors import (
+    ConvergenceWarning,
+    DataError,
+    ImpossibleEvidenceError,
+    ModelError,
+    NotFittedError,
+    StateError,
+)
+from probwb.hmm.emissions import CategoricalEmission, Emission, make_emission
+from probwb.hmm.iohmm import InputEncoder, LogitTransitions
+from probwb.hmm.kernels import forward_backward, viterbi
+
+__all__ = ["HMM", "SequenceData"]
+
+_log = logging.getLogger("probwb.hmm")
+
+
+def _plain(value: Any) -> Any:
+    """Return numpy scalars as Python scalars so messages read ``1`` rather than ``np.int64(1)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass
+class SequenceData:
+    """Sequences flattened to rows (sorted by entity, then time) with their padding coordinates.
+
+    ``obs[col]`` (M,) floats with NaN = not observed; ``row_seq``/``row_pos`` place row ``m`` in the
+    padded ``(N, T)`` layout; ``source_rows`` gives each sorted row's position in the caller's data;
+    ``ids`` (N,) entity ids; ``design`` (M, K) input rows or None.
+    """
+
+    ids: np.ndarray
+    lengths: np.ndarray
+    row_seq: np.ndarray
+    row_pos: np.ndarray
+    source_rows: np.ndarray
+    obs: dict[str, np.ndarray]
+    design: np.ndarray | None
+    times: np.ndarray | None = None
+    _patterns: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_seq.shape[0])
+
+    @property
+    def max_len(self) -> int:
+        return int(self.lengths.max())
+
+    def pad(self, flat: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Return ``(N, T, ...)`` padded values from per-row values ``flat``."""
+        N, T = self.lengths.shape[0], self.max_len
+        if N * T == flat.shape[0]:
+            # every sequence has the full length and rows are in (sequence, step) order: a reshape will do
+            return flat.reshape(N, T, *flat.shape[1:])
+        out = np.full((N, T, *flat.shape[1:]), fill, dtype=flat.dtype)
+        out[self.row_seq, self.row_pos] = flat
+        return out
+
+
+class HMM:
+    """Hidden Markov model for many sequences, fitted by Baum–Welch EM.
+
+    Parameters
+    ----------
+    n_states, state_names : number of hidden states, or their names (which fixes the number).
+    emission : "poisson", "gaussian", "categorical" for every observed column, or a dict column -> type.
+    columns : observed columns when ``emission`` is a single type (default: every column that is not the
+        id, time or an input).
+    id_col, time_col : entity and time columns of a long DataFrame.
+    inputs : columns whose value at step ``t`` drives the transition ``t -> t + 1`` (input–output HMM,
+        multinomial-logit link); ``input_baseline`` picks the baseline level of a categorical input.
+    transmat_mask : (S, S) booleans (or DataFrame) of allowed moves; ``absorbing`` names states that never
+        leave. Forbidden moves stay exactly zero.
+    startprob, transmat : optional starting values (validated; their zeros stay zero).
+    n_init, n_iter, tol : random restarts, EM iterations per restart, and the stopping rule (improvement
+        of the log-likelihood per observed row below ``tol``).
+    order_by : ``(column, stat)`` or ``(column, stat, "descending")``: states are ordered by that emission
+        statistic (``"mean"``, or a symbol's probability for categorical columns) so names are stable.
+    symbols : dict column -> list of symbols for categorical columns (default: learned at fit).
+    """
+
+    def __init__(
+        self,
+        n_states: int | None = None,
+        *,
+        state_names: list[str] | None = None,
+        emission: str | dict[str, str] = "poisson",
+        columns: list[str] | None = None,
+        id_col: str = "id",
+        time_col: str = "time",
+        inputs: list[str] | str | None = None,
+        input_baseline: dict[str, Any] | None = None,
+        transmat_mask: Any = None,
+        absorbing: list[str] | None = None,
+        startprob: Any = None,
+        transmat: Any = None,
+        n_init: int = 5,
+        n_iter: int = 100,
+        tol: float = 1e-6,
+        order_by: tuple | None = None,
+        symbols: dict[str, list[Any]] | None = None,
+        min_covar: float = 1e-3,
+        random_state: RandomState = None,
+        verbose: bool = False,
+    ) -> None:
+        self.n_states = n_states
+        self.state_names = state_names
+        self.emission = emission
+        self.columns = columns
+        self.id_col = id_col
+        self.time_col = time_col
+        self.inputs = inputs
+        self.input_baseline = input_baseline
+        self.transmat_mask = transmat_mask
+        self.absorbing = absorbing
+        self.startprob = startprob
+        self.transmat = transmat
+        self.n_init = n_init
+        self.n_iter = n_iter
+        self.tol = tol
+        self.order_by = order_by
+        self.symbols = symbols
+        self.min_covar = min_covar
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ configuration
+    def _config(self) -> dict[str, Any]:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()
+                if not k.endswith("_") and not k.startswith("_")}
+
+    def _resolve_states(self) -> list[str]:
+        if self.state_names is not None:
+            names = [str(s) for s in self.state_names]
+            if len(set(names)) != len(names):
+                raise ModelError(f"state_names must be distinct, found {names}")
+            if self.n_states is not None and self.n_states != len(names):
+                raise ModelError(f"n_states={self.n_states} but {len(names)} state_names were given: {names}")
+            return names
+        if self.n_states is None or int(self.n_states) < 1:
+            raise ModelError(f"give n_states (an integer >= 1) or state_names, found n_states={self.n_states!r}")
+        return [f"s{k}" for k in range(int(self.n_states))]
+
+    def _input_list(self) -> list[str]:
+        if self.inputs is None:
+            return []
+        return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
+
+    def _resolve_emissions(self, data: pd.DataFrame | None, n_cols_array: int | None) -> dict[str, Emission]:
+        if isinstance(self.emission, dict):
+            spec = dict(self.emission)
+        else:
+            if self.columns is not None:
+                cols = list(self.columns)
+            elif data is not None:
+                skip = {self.id_col, self.time_col, *self._input_list()}
+                cols = [c for c in data.columns if c not in skip]
+                if len(cols) != 1:
+                    raise DataError(
+                        f"say which columns are observed (columns=[...] or emission={{column: type}}); "
+                        f"candidates found: {cols}"
+                    )
+            else:
+                cols = ["y"] if n_cols_array in (None, 1) else [f"y{k}" for k in range(n_cols_array)]
+            spec = dict.fromkeys(cols, self.emission)
+        if not spec:
+            raise ModelError("emission: at least one observed column is needed")
+        out = {}
+        for col, kind in spec.items():
+            opts: dict[str, Any] = {}
+            if kind == "gaussian":
+                opts["min_covar"] = self.min_covar
+            if kind == "categorical" and self.symbols and col in self.symbols:
+                opts["symbols"] = self.symbols[col]
+            out[col] = make_emission(kind, col, **opts)
+        return out
+
+    def _resolve_mask(self, names: list[str]) -> np.ndarray:
+        S = len(names)
+        mask = np.ones((S, S), dtype=bool)
+        if self.transmat_mask is not None:
+            m = self.transmat_mask
+            if isinstance(m, pd.DataFrame):
+                missing = [s for s in names if s not in m.index or s not in m.columns]
+                if missing:
+                    raise StateError(f"transmat_mask lacks state(s) {missing}; states are {names}")
+                m = m.loc[names, names].to_numpy()
+            m = np.asarray(m)
+            if m.shape != (S, S):
+                raise ModelError(f"transmat_mask must have shape ({S}, {S}), found {m.shape}")
+            mask &= m.astype(bool)
+        for s in self.absorbing or []:
+            if s not in names:
+                raise StateError(f"absorbing state {s!r} is not a state; states are {names}")
+            i = names.index(s)
+            mask[i] = False
+            mask[i, i] = True
+        empty = np.flatnonzero(~mask.any(axis=1))
+        if empty.size:
+            raise ModelError(f"transmat_mask forbids every move out of state {names[int(empty[0])]!r}")
+        return mask
+
+    # ------------------------------------------------------------------ data
+    def _to_sequences(self, data: Any, *, fitting: bool) -> SequenceData:
+        if isinstance(data, pd.DataFrame):
+            return self._frame_to_sequences(data, fitting=fitting)
+        if isinstance(data, np.ndarray) and data.ndim <= 2:
+            data = [data]
+        if isinstance(data, list | tuple):
+            return self._arrays_to_sequences(list(data), fitting=fitting)
+        raise DataError(f"data must be a long DataFrame or a list of arrays, found {type(data).__name__}")
+
+    def _arrays_to_sequences(self, arrays: list[Any], *, fitting: bool) -> SequenceData:
+        if not arrays:
+            raise DataError("data is an empty list: expected at least one sequence")
+        if self._input_list():
+            raise DataError("an input-driven HMM needs a DataFrame holding the input columns, found a list of arrays")
+        arrs = [np.asarray(a) for a in arrays]
+        width = 1 if arrs[0].ndim == 1 else arrs[0].shape[1]
+        for i, a in enumerate(arrs):
+            w = 1 if a.ndim == 1 else a.shape[1]
+            if a.ndim > 2 or w != width or a.shape[0] == 0:
+                raise DataError(f"sequence {i}: expected a non-empty array with {width} column(s), found shape {a.shape}")
+        if fitting:
+            self._emissions = self._resolve_emissions(None, width)
+        cols = list(self._emissions)
+        if len(cols) != width:
+            raise DataError(f"sequences have {width} column(s) but the model observes {len(cols)}: {cols}")
+        stacked = np.concatenate([a.reshape(a.shape[0], width) for a in arrs], axis=0)
+        frame = pd.DataFrame({c: stacked[:, k] for k, c in enumerate(cols)})
+        lengths = np.array([a.shape[0] for a in arrs])
+        row_seq = np.repeat(np.arange(len(arrs)), lengths)
+        starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        row_pos = np.arange(row_seq.shape[0]) - starts[row_seq]
+        obs = {c: self._emissions[c].encode(frame[c], fitting=fitting) for c in cols}
+        return SequenceData(ids=np.arange(len(arrs)), lengths=lengths, row_seq=row_seq, row_pos=row_pos,
+                            source_rows=np.arange(row_seq.shape[0]), obs=obs, design=None, times=row_pos)
+
+    def _frame_to_sequences(self, data: pd.DataFrame, *, fitting: bool) -> SequenceData:
+        check_dataframe(data)
+        check_columns(data, [self.id_col, self.time_col])
+        if fitting:
+            self._emissions = self._resolve_emissions(data, None)
+        cols = list(self._emissions)
+        check_columns(data, [self.id_col, self.time_col, *cols, *self._input_list()])
+        for c in (self.id_col, self.time_col):
+            miss = data[c].isna().to_numpy()
+            if miss.any():
+                raise DataError(f"column {c!r} has {int(miss.sum())} missing value(s) (first at row "
+                                f"{int(np.flatnonzero(miss)[0])}); every row needs an entity and a time")
+        codes, uniques = pd.factorize(data[self.id_col], sort=True)
+        times = data[self.time_col].to_numpy()
+        step = np.diff(codes)
+        if (step >= 0).all() and (times[1:][step == 0] > times[:-1][step == 0]).all():
+            order = np.arange(codes.shape[0])  # already sorted by entity then time: no reshuffle
+            sc, st = codes, times
+        else:
+            order = np.lexsort((times, codes))
+            sc, st = codes[order], times[order]
+        dup = (sc[1:] == sc[:-1]) & (st[1:] == st[:-1])
+        if dup.any():
+            k = int(np.flatnonzero(dup)[0])
+            raise DataError(f"entity {_plain(uniques[sc[k]])!r} has two rows at {self.time_col}={_plain(st[k])!r}; "
+                            "expected one row per entity and time step")
+        lengths = np.bincount(codes, minlength=len(uniques))
+        starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        row_pos = np.arange(sc.shape[0]) - starts[sc]
+        needed = list(dict.fromkeys([*cols, *self._input_list()]))
+        sub = data[needed] if order is None or (order == np.arange(order.shape[0])).all() else data[needed].iloc[order]
+        obs = {c: self._emissions[c].encode(sub[c].reset_index(drop=True), fitting=fitting) for c in cols}
+        design = None
+        if self._input_list():
+            if fitting:
+                self._encoder = InputEncoder(self._input_list(), self.input_baseline).fit(sub)
+            design = self._encoder.transform(sub.reset_index(drop=True))
+        return SequenceData(ids=np.asarray(uniques, dtype=object), lengths=lengths, row_seq=sc, row_pos=row_pos,
+                            source_rows=order, obs=obs, design=design, times=st)
+
+    # ------------------------------------------------------------------ parameters
+    def _emission_loglik(self, seq: SequenceData, emissions: dict[str, Emission] | None = None) -> np.ndarray:
+        emissions = emissions or self._emissions
+        total = None
+        for col, em in emissions.items():
+            ll = em.loglik(seq.obs[col])
+            total = ll if total is None else total + ll
+        return total
+
+    def _transitions(self, seq: SequenceData, trans: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Return (transmat or stack, trans_index padded or None, pattern design rows or None)."""
+        if seq.design is None:
+            return trans, None, None
+        if seq._patterns is None:
+            patterns, inverse = np.unique(seq.design, axis=0, return_inverse=True)
+            seq._patterns = (patterns, seq.pad(inverse.reshape(-1).astype(np.int64), fill=0))
+        patterns, idx = seq._patterns
+        return trans.matrices(patterns), idx, patterns
+
+    def _init_run(self, seq: SequenceData, rng: np.random.Generator, mask: np.ndarray) -> tuple[Any, ...]:
+        S = len(self.state_names_)
+        emissions = {c: copy.deepcopy(em) for c, em in self._emissions.items()}
+        for col, em in emissions.items():
+            x = seq.obs[col]
+            em.init(x[~np.isnan(x)], S, rng)
+        if self.order_by is not None:
+            # start with states already in the requested order so structural zeros line up with names
+            col, stat, desc = self._order_spec()
+            key = emissions[col].order_key(stat)
+            perm = np.argsort(-key if desc else key, kind="stable")
+            emissions[col].permute(perm)
+        if self.startprob is not None:
+            start = self._user_startprob.copy()
+        else:
+            start = rng.dirichlet(np.full(S, 5.0))
+        if self.transmat is not None:
+            tm = self._user_transmat.copy()
+        else:
+            tm = rng.dirichlet(np.full(S, 2.0), size=S) + np.eye(S) * S * 2.0
+            tm = np.where(mask, tm, 0.0)
+            tm /= tm.sum(axis=1, keepdims=True)
+        if self._input_list():
+            trans = LogitTransitions(mask, len(self._encoder.names_))
+            trans.init_from(tm)
+        else:
+            trans = tm
+        return start, trans, emissions
+
+    def _order_spec(self) -> tuple[str, str, bool]:
+        ob = self.order_by
+        if isinstance(ob, str):
+            ob = (ob, "mean")
+        if not isinstance(ob, tuple | list) or len(ob) not in (2, 3):
+            raise ModelError(f"order_by must be (column, stat) or (column, stat, 'descending'), found {ob!r}")
+        col, stat = ob[0], ob[1]
+        desc = len(ob) == 3 and str(ob[2]).lower() in ("descending", "desc")
+        if len(ob) == 3 and str(ob[2]).lower() not in ("descending", "desc", "ascending", "asc"):
+            raise ModelError(f"order_by direction must be 'ascending' or 'descending', found {ob[2]!r}")
+        if col not in self._emissions:
+            raise ModelError(f"order_by column {col!r} is not observed; observed columns: {list(self._emissions)}")
+        return col, str(stat), desc
+
+    @classmethod
+    def from_params(
+        cls,
+        startprob: Any,
+        transmat: Any,
+        emissions: dict[str, tuple[str, dict[str, Any]]],
+        *,
+        state_names: list[str] | None = None,
+        **options: Any,
+    ) -> HMM:
+        """Return a ready-to-use HMM with given parameters (no inputs).
+
+        ``emissions`` maps column -> (kind, params): ``("poisson", {"rates": ...})``,
+        ``("gaussian", {"means": ..., "covars": ...})`` or
+        ``("categorical", {"emissionprob": ..., "symbols": [...]})``. Probabilities are validated.
+        """
+        tm = np.asarray(transmat, dtype=float)
+        S = tm.shape[0]
+        names = list(state_names) if state_names is not None else [f"s{k}" for k in range(S)]
+        tm = check_stochastic(tm, name="transmat", labels=names)
+        sp = check_stochastic(np.asarray(startprob, dtype=float)[None, :], name="startprob")[0]
+        if tm.shape != (S, S) or sp.shape != (S,) or len(names) != S:
+            raise ModelError(f"startprob {sp.shape}, transmat {tm.shape} and {len(names)} state names disagree")
+        kinds = {c: k for c, (k, _) in emissions.items()}
+        model = cls(state_names=names, emission=kinds, **options)
+        if model._input_list():
+            raise ModelError("from_params builds HMMs without inputs; fit an input-driven HMM to data")
+        ems: dict[str, Emission] = {}
+        for col, (kind, params) in emissions.items():
+            params = dict(params)
+            opts = {"symbols": params.pop("symbols")} if kind == "categorical" and "symbols" in params else {}
+            em = make_emission(kind, col, **opts)
+            if kind == "categorical" and em.symbols_ is None:
+                em.symbols_ = list(range(np.asarray(params["emissionprob"]).shape[1]))
+            em.set_params(**params)
+            if em.n_states != S:
+                raise ModelError(f"emission parameters of {col!r} are for {em.n_states} states, expected {S}")
+            ems[col] = em
+        model._emissions = ems
+        model.state_names_ = names
+        model.startprob_ = sp
+        model._trans = tm
+        model.transmat_mask_ = tm > 0
+        model.loglik_ = float("nan")
+        model.n_obs_ = 0
+        model.converged_ = True
+        model._publish()
+        return model
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, data: Any) -> HMM:
+        """Fit by EM with ``n_init`` restarts from data-based starting values; return self."""
+        names = self._resolve_states()
+        self.state_names_ = names
+        S = len(names)
+        seq = self._to_sequences(data, fitting=True)
+        mask = self._resolve_mask(names)
+        self.transmat_mask_ = mask
+        self._user_startprob = None
+        self._user_transmat = None
+        if self.startprob is not None:
+            sp = check_stochastic(np.asarray(self.startprob, dtype=float)[None, :], name="startprob")[0]
+            if sp.shape != (S,):
+                raise ModelError(f"startprob must have {S} entries, found {sp.shape}")
+            self._user_startprob = sp
+        if self.transmat is not None:
+            tm = self.transmat
+            if isinstance(tm, pd.DataFrame):
+                tm = tm.loc[names, names].to_numpy()
+            tm = check_stochastic(np.asarray(tm, dtype=float), name="transmat", labels=names)
+            if tm.shape != (S, S):
+                raise ModelError(f"transmat must have shape ({S}, {S}), found {tm.shape}")
+            if (tm[~mask] > 0).any():
+                raise ModelError("transmat puts probability on a move that transmat_mask/absorbing forbid")
+            self._user_transmat = tm
+            self.transmat_mask_ = mask = mask & (tm > 0)
+        observed = np.zeros(seq.n_rows, dtype=bool)
+        for x in seq.obs.values():
+            observed |= ~np.isnan(x)
+        n_obs = int(observed.sum())
+        if n_obs < S:
+            raise DataError(f"only {n_obs} observed time step(s) for {S} states: expected at least one per state")
+        if self.order_by is not None:
+            self._order_spec()
+        rng = check_random_state(self.random_state)
+        if int(self.n_init) < 1 or int(self.n_iter) < 1:
+            raise ModelError(f"n_init and n_iter must be >= 1, found {self.n_init}, {self.n_iter}")
+
+        best = None
+        for run in range(int(self.n_init)):
+            params = self._init_run(seq, rng, mask)
+            out = self._em(seq, *params, n_rows=max(n_obs, 1), run=run)
+            _log.info("restart %d: log-likelihood %.6f after %d iterations (converged=%s)",
+                      run, out["loglik"], out["n_iter"], out["converged"])
+            if best is None or out["loglik"] > best["loglik"]:
+                best = out
+        self.startprob_ = best["start"]
+        self._trans = best["trans"]
+        self._emissions = best["emissions"]
+        self.loglik_ = float(best["loglik"])
+        self.history_ = best["history"]
+        self.n_iter_ = best["n_iter"]
+        self.converged_ = best["converged"]
+        self.n_obs_ = n_obs
+        self.n_sequences_ = int(seq.lengths.shape[0])
+        if not self.converged_:
+            warnings.warn(
+                f"HMM EM stopped after n_iter={self.n_iter} iterations without converging (last improvement "
+                f"{best['last_gain']:.3g} per observation > tol={self.tol}); raise n_iter or loosen tol",
+                ConvergenceWarning, stacklevel=2)
+        self._apply_order()
+        self._publish()
+        return self
+
+    def _em(self, seq: SequenceData, start: np.ndarray, trans: Any, emissions: dict[str, Emission],
+            n_rows: int, run: int) -> dict[str, Any]:
+        history: list[float] = []
+        converged = False
+        gain = np.inf
+        N = seq.lengths.shape[0]
+        for _ in progress(range(int(self.n_iter)), desc=f"HMM EM (restart {run + 1}/{self.n_init})",
+                           disable=not self.verbose):
+            ll = seq.pad(self._emission_loglik(seq, emissions))
+            A, idx, patterns = self._transitions(seq, trans)
+            res = forward_backward(ll, seq.lengths, start, A, idx, posteriors=True, xi=True)
+            total = float(res.log_prob.sum())
+            if not np.isfinite(total):
+                bad = int(np.flatnonzero(~np.isfinite(res.log_prob))[0])
+                raise ModelError(f"sequence {_plain(seq.ids[bad])!r} has probability zero under the current parameters "
+                                 "(an observation no state can emit, or a forbidden move)")
+            if history:
+                gain = (total - history[-1]) / n_rows
+                if abs(gain) < self.tol:
+                    history.append(total)
+                    converged = True
+                    break
+            history.append(total)
+            # M-step
+            start = res.start_sum / N
+            gamma = res.rows(seq.row_seq, seq.row_pos)
+            for col, em in emissions.items():
+                em.mstep(seq.obs[col], gamma)
+            if idx is None:
+                rows = res.xi_sum.sum(axis=1, keepdims=True)
+                trans = np.where(rows > 0, res.xi_sum / np.where(rows > 0, rows, 1.0), trans)
+            else:
+                trans.mstep(res.xi_sum, patterns)
+        return {"start": start, "trans": trans, "emissions": emissions, "loglik": history[-1],
+                "history": history, "n_iter": len(history), "converged": converged, "last_gain": gain}
+
+    def _apply_order(self) -> None:
+        if self.order_by is None:
+            return
+        col, stat, desc = self._order_spec()
+        key = self._emissions[col].order_key(stat)
+        perm = np.argsort(-key if desc else key, kind="stable")
+        if (perm == np.arange(perm.size)).all():
+            return
+        mask = self.transmat_mask_
+        if not (mask[perm][:, perm] == mask).all():
+            _log.info("order_by permutation %s would break the transition structure; states keep the "
+                      "order the structure gives them", perm)
+            return
+        self.startprob_ = self.startprob_[perm]
+        for em in self._emissions.values():
+            em.permute(perm)
+        if isinstance(self._trans, LogitTransitions):
+            self._trans.permute(perm)
+        else:
+            self._trans = self._trans[perm][:, perm]
+
+    def _publish(self) -> None:
+        names = self.state_names_
+        if isinstance(self._trans, LogitTransitions):
+            self.transmat_ = self._trans.matrices(np.zeros((1, self._trans.n_features)))[0]
+            self.transition_coef_ = {
+                "intercept": pd.DataFrame(self._trans.intercept_, index=names, columns=names),
+                **{f: pd.DataFrame(self._trans.coef_[k], index=names, columns=names)
+                   for k, f in enumerate(self._encoder.names_)},
+            }
+        else:
+            self.transmat_ = np.asarray(self._trans)
+        self.emissions_ = self._emissions
+        self.emission_probs_ = {}
+        self.rates_ = {}
+        self.means_ = {}
+        self.covars_ = {}
+        for col, em in self._emissions.items():
+            if em.kind == "categorical":
+                self.emission_probs_[col] = pd.DataFrame(em.emissionprob_, index=names,
+                                                         columns=[str(s) for s in em.symbols_])
+            elif em.kind == "poisson":
+                self.rates_[col] = pd.Series(em.rates_, index=names, name=col)
+            elif em.kind == "gaussian":
+                self.means_[col] = pd.Series(em.means_, index=names, name=col)
+                self.covars_[col] = pd.Series(em.covars_, index=names, name=col)
+
+    # ------------------------------------------------------------------ inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "startprob_"):
+            raise NotFittedError("this HMM is not fitted yet: call fit(data) first")
+
+    def transmat_for(self, inputs: dict[str, Any] | None = None) -> np.ndarray:
+        """Return the ``(S, S)`` transition matrix at the given input values (baseline for those left out)."""
+        self._check_fitted()
+        if not isinstance(self._trans, LogitTransitions):
+            if inputs:
+                raise StateError(f"this HMM has no inputs, found {sorted(inputs)}")
+            return self.transmat_.copy()
+        X = self._encoder.transform(dict(inputs or {}))
+        return self._trans.matrices(X)[0]
+
+    def _forward(self, data: Any, *, posteriors: bool) -> tuple[SequenceData, Any]:
+        self._check_fitted()
+        seq = self._to_sequences(data, fitting=False)
+        ll = seq.pad(self._emission_loglik(seq))
+        A, idx, _ = self._transitions(seq, self._trans)
+        res = forward_backward(ll, seq.lengths, self.startprob_, A, idx, posteriors=posteriors)
+        return seq, res
+
+    def score(self, data: Any, *, per_sequence: bool = False) -> float | pd.Series:
+        """Return the total log-likelihood, or with ``per_sequence=True`` a Series indexed by entity id."""
+        seq, res = self._forward(data, posteriors=False)
+        if per_sequence:
+            return pd.Series(res.log_prob, index=pd.Index(seq.ids, name=self.id_col), name="loglik")
+        return float(res.log_prob.sum())
+
+    def _row_frame(self, data: Any, seq: SequenceData, values: np.ndarray, columns: list[str]) -> pd.DataFrame:
+        """Put per-sorted-row values back in the caller's row order."""
+        if (seq.source_rows == np.arange(seq.source_rows.shape[0])).all():
+            out = values
+        else:
+            out = np.empty_like(values)
+            out[seq.source_rows] = values
+        if isinstance(data, pd.DataFrame):
+            index = data.index
+        else:
+            # list input keeps its order (source_rows is the identity): build the index from codes directly
+            index = pd.MultiIndex(levels=[np.arange(seq.lengths.shape[0]), np.arange(seq.max_len)],
+                                  codes=[seq.row_seq, seq.row_pos], names=["sequence", "step"],
+                                  verify_integrity=False)
+        return pd.DataFrame(out, index=index, columns=columns)
+
+    def predict_proba(self, data: Any) -> pd.DataFrame:
+        """Return state posteriors P(state at t | whole sequence): one row per input row, one column per state."""
+        seq, res = self._forward(data, posteriors=True)
+        self._raise_impossible(seq, res.log_prob)
+        gamma = res.rows(seq.row_seq, seq.row_pos)
+        return self._row_frame(data, seq, gamma, list(self.state_names_))
+
+    def _raise_impossible(self, seq: SequenceData, log_prob: np.ndarray) -> None:
+        bad = ~np.isfinite(log_prob)
+        if bad.any():
+            raise ImpossibleEvidenceError(
+                f"{int(bad.sum())} sequence(s) have probability zero under the model (first: "
+                f"{_plain(seq.ids[int(np.flatnonzero(bad)[0])])!r}); no posterior exists")
+
+    def predict(self, data: Any) -> pd.Series:
+        """Return the Viterbi state path as state names, one per input row (aligned with the input)."""
+        self._check_fitted()
+        seq = self._to_sequences(data, fitting=False)
+        ll = seq.pad(self._emission_loglik(seq))
+        A, idx, _ = self._transitions(seq, self._trans)
+        lp, paths = viterbi(ll, seq.lengths, self.startprob_, A, idx)
+        self._raise_impossible(seq, lp)
+        codes = paths[seq.row_seq, seq.row_pos]
+        frame = self._row_frame(data, seq, codes[:, None].astype(np.int64), ["state"])
+        return pd.Series(pd.Categorical.from_codes(frame["state"].to_numpy(), categories=self.state_names_),
+                         index=frame.index, name="state")
+
+    def filter_last(self, data: Any) -> pd.DataFrame:
+        """Return P(state at each entity's last step | its data so far): index = entity id, columns = states."""
+        seq, res = self._forward(data, posteriors=True)
+        self._raise_impossible(seq, res.log_prob)
+        # the smoothed posterior at the last step equals the filtered one
+        last = res.posteriors[np.arange(seq.lengths.shape[0]), seq.lengths - 1]
+        return pd.DataFrame(last, index=pd.Index(seq.ids, name=self.id_col), columns=self.state_names_)
+
+    def forecast(self, data: Any, steps: int = 1, *, inputs: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Forecast ``steps`` steps past each entity's last row.
+
+        Returns a long DataFrame: ``id_col``, ``step`` (1..steps), one column per state (P(state)), then per
+        observed column the expected value (``<col>_mean``) and for categorical columns ``<col>=<symbol>``
+        probabilities. Future inputs are held at ``inputs`` (baseline for those not given); the input at an
+        entity's last row drives its first forecast move. For an absorbing state, P(state at step h) is
+        P(reached within h steps), e.g. P(churned within 8 weeks).
+        """
+        if int(steps) < 1:
+            raise DataError(f"steps must be >= 1, found {steps}")
+        seq, res = self._forward(data, posteriors=True)
+        self._raise_impossible(seq, res.log_prob)
+        N = seq.lengths.shape[0]
+        p = res.posteriors[np.arange(N), seq.lengths - 1]
+        A_future = self.transmat_for(inputs) if isinstance(self._trans, LogitTransitions) else self.transmat_
+        if seq.design is not None:
+            last_rows = np.r_[0, np.cumsum(seq.lengths)][1:] - 1
+            A_last = self._trans.matrices(seq.design[last_rows])
+            first = np.einsum("ni,nij->nj", p, A_last)
+        else:
+            first = p @ self.transmat_
+        dists = [first]
+        for _ in range(int(steps) - 1):
+            dists.append(dists[-1] @ A_future)
+        D = np.stack(dists, axis=1)  # (N, steps, S)
+        flat = D.reshape(N * int(steps), -1)
+        out = pd.DataFrame({self.id_col: np.repeat(seq.ids, int(steps)),
+                            "step": np.tile(np.arange(1, int(steps) + 1), N)})
+        for k, s in enumerate(self.state_names_):
+            out[s] = flat[:, k]
+        for col, em in self._emissions.items():
+            out[f"{col}_mean"] = flat @ em.mean()
+            if isinstance(em, CategoricalEmission):
+                probs = flat @ em.emissionprob_
+                for j, sym in enumerate(em.symbols_):
+                    out[f"{col}={sym}"] = probs[:, j]
+        return out
+
+    def sample(self, n: int, length: int = 20, *, inputs: dict[str, Any] | None = None,
+               random_state: RandomState = None) -> pd.DataFrame:
+        """Draw ``n`` sequences of ``length`` steps; return a long DataFrame with ``id_col``, ``time_col``,
+        ``state`` (names) and one column per observed column (categorical columns as symbols).
+        Inputs, for an input-driven model, are held at ``inputs`` (baseline for those not given)."""
+        self._check_fitted()
+        n, length = int(n), int(length)
+        if n < 1 or length < 1:
+            raise DataError(f"n and length must be >= 1, found n={n}, length={length}")
+        rng = check_random_state(random_state)
+        S = len(self.state_names_)
+        A = self.transmat_for(inputs) if isinstance(self._trans, LogitTransitions) else self.transmat_
+        cdfA = np.cumsum(A, axis=1)
+        cdfA[:, -1] = 1.0
+        c0 = np.cumsum(self.startprob_)
+        c0[-1] = 1.0
+        states = np.empty((n, length), dtype=np.int64)
+        states[:, 0] = (rng.random(n)[:, None] > c0[None, :]).sum(axis=1)
+        for t in range(1, length):
+            states[:, t] = (rng.random(n)[:, None] > cdfA[states[:, t - 1]]).sum(axis=1)
+        states = np.minimum(states, S - 1)
+        flat = states.reshape(-1)
+        out = pd.DataFrame({self.id_col: np.repeat(np.arange(n), length), self.time_col: np.tile(np.arange(length), n),
+                            "state": pd.Categorical.from_codes(flat, categories=self.state_names_)})
+        for col, em in self._emissions.items():
+            draws = em.sample(flat, rng)
+            if isinstance(em, CategoricalEmission):
+                out[col] = em.decode(draws)
+            elif em.kind == "poisson":
+                out[col] = draws.astype(np.int64)
+            else:
+                out[col] = draws
+        for col in self._input_list():
+            val = (inputs or {}).get(col, self._encoder.baseline_.get(col, 0.0))
+            out[col] = val
+        return out
+
+    # ------------------------------------------------------------------ model size and summaries
+    def n_params(self) -> int:
+        """Return the number of free parameters (fixed zeros excluded)."""
+        self._check_fitted()
+        k = len(self.state_names_) - 1
+        if isinstance(self._trans, LogitTransitions):
+            k += self._trans.n_params()
+        else:
+            k += int((self.transmat_mask_.sum(axis=1) - 1).sum())
+        return k + sum(em.n_params() for em in self._emissions.values())
+
+    def bic(self, data: Any = None) -> float:
+        """Return the BIC ``-2 loglik + k log(n)`` (n = observed rows) on ``data`` (default: the fit data)."""
+        ll, n = self._ll_n(data)
+        return -2.0 * ll + self.n_params() * np.log(n)
+
+    def aic(self, data: Any = None) -> float:
+        """Return the AIC ``-2 loglik + 2 k`` on ``data`` (default: the fit data)."""
+        ll, _ = self._ll_n(data)
+        return -2.0 * ll + 2.0 * self.n_params()
+
+    def _ll_n(self, data: Any) -> tuple[float, int]:
+        self._check_fitted()
+        if data is None:
+            return self.loglik_, self.n_obs_
+        seq, res = self._forward(data, posteriors=False)
+        observed = np.zeros(seq.n_rows, dtype=bool)
+        for x in seq.obs.values():
+            observed |= ~np.isnan(x)
+        return float(res.log_prob.sum()), int(observed.sum())
+
+    def transmat_frame(self, inputs: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Return the transition matrix (at ``inputs``) as a DataFrame with state names (rows = from)."""
+        A = self.transmat_for(inputs)
+        return pd.DataFrame(A, index=pd.Index(self.state_names_, name="from"),
+                            columns=pd.Index(self.state_names_, name="to"))
+
+    def summary(self) -> pd.DataFrame:
+        """Return every fitted parameter as rows ``(block, state, name, value)``."""
+        self._check_fitted()
+        rows = []
+        for s, v in zip(self.state_names_, self.startprob_, strict=True):
+            rows.append(("startprob", s, "", float(v)))
+        for i, s in enumerate(self.state_names_):
+            for j, t in enumerate(self.state_names_):
+                rows.append(("transmat", s, t, float(self.transmat_[i, j])))
+        if isinstance(self._trans, LogitTransitions):
+            for feat, frame in self.transition_coef_.items():
+                for s in self.state_names_:
+                    for t in self.state_names_:
+                        rows.append((f"logit:{feat}", s, t, float(frame.loc[s, t])))
+        for col, em in self._emissions.items():
+            for pname, arr in em.params().items():
+                arr = np.atleast_2d(arr.T).T if arr.ndim == 1 else arr
+                for i, s in enumerate(self.state_names_):
+                    if arr.shape[1] == 1:
+                        rows.append((f"{col}:{pname}", s, "", float(arr[i, 0])))
+                    else:
+                        syms = getattr(em, "symbols_", range(arr.shape[1]))
+                        for j, sym in enumerate(syms):
+                            rows.append((f"{col}:{pname}", s, str(sym), float(arr[i, j])))
+        return pd.DataFrame(rows, columns=["block", "state", "name", "value"])
+
+    def save(self, path: Any) -> Any:
+        """Save the fitted model atomically; return the path."""
+        self._check_fitted()
+        return save_model(path, self, config=self._config())
+
+    @classmethod
+    def load(cls, path: Any) -> HMM:
+        """Load a model saved with :meth:`save`; a foreign or damaged file raises ModelFileError."""
+        return load_model(path, cls)

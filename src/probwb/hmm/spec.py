@@ -1,0 +1,274 @@
+"""Run a ``kind: hmm`` model spec: fit an HMM to a long panel, decode, forecast, compare with the truth.
+
+::
+
+    model:
+      kind: hmm
+      states: [active, at_risk, churned]
+      emission: {purchases: poisson}
+      id_col: customer_id
+      time_col: week
+      absorbing: [churned]
+      inputs: [coupon]                 # optional: input-driven transitions
+      input_baseline: {coupon: none}
+      order_by: [purchases, mean, descending]
+    fit: {n_init: 3, n_iter: 200, tol: 1.0e-6, random_state: 1}
+    evaluate:
+      forecast_steps: 8                # P(state within 8 steps) per entity
+      forecast_state: churned
+      selection: [2, 3, 4]             # number of states by BIC / held-out log-lik
+      bayesian: {draws: 300, tune: 300, chains: 2, subsample: 300}
+      truth: true                      # compare with the simulator's generating parameters
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probwb.core.random import check_random_state, seed_from
+from probwb.errors import ConvergenceWarning, SpecError
+
+__all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
+
+logger = logging.getLogger("probwb.hmm")
+
+SPEC_KEYS: dict[str, dict[str, Any]] = {
+    "model": {
+        "kind": (str, "hmm"),
+        "states": (list, "hidden state names, in the order order_by gives them"),
+        "n_states": (int, "number of hidden states when they have no names"),
+        "emission": ((str, dict), "poisson | gaussian | categorical, or {column: type}"),
+        "columns": (list, "observed columns when emission is one type"),
+        "id_col": (str, "entity column of the long table"),
+        "time_col": (str, "time column of the long table"),
+        "inputs": ((str, list), "columns whose value at step t drives the move t -> t+1"),
+        "input_baseline": (dict, "input column -> baseline level"),
+        "absorbing": (list, "states that are never left"),
+        "transmat_mask": (list, "S x S allowed moves (true/false)"),
+        "order_by": (list, "[column, stat] or [column, stat, descending]: fixes state labels"),
+    },
+    "fit": {
+        "n_init": (int, "EM restarts"),
+        "n_iter": (int, "EM iterations per restart"),
+        "tol": ((int, float), "stop when the log-likelihood per observation improves by less"),
+        "random_state": (int, "seed"),
+    },
+    "evaluate": {
+        "forecast_steps": (int, "steps ahead for the per-entity forecast"),
+        "forecast_state": (str, "state whose forecast probability is summarised (e.g. churned)"),
+        "selection": (list, "candidate numbers of states for BIC / held-out comparison"),
+        "bayesian": (dict, "BayesianHMM settings: draws, tune, chains, subsample (entities), init"),
+        "truth": (bool, "compare fitted parameters with the simulator's truth when the data carry one"),
+        "example_entity": (str, "entity whose posterior state path is plotted (default: the first)"),
+    },
+}
+
+
+def validate_spec(spec: Mapping[str, Any]) -> None:
+    """Check what key names and types cannot: states vs n_states, order_by shape, forecast_state."""
+    model = spec.get("model") or {}
+    if "states" not in model and "n_states" not in model:
+        raise SpecError("model: give states (names) or n_states")
+    ob = model.get("order_by")
+    if ob is not None and len(ob) not in (2, 3):
+        raise SpecError(f"model.order_by: expected [column, stat] or [column, stat, descending], found {ob!r}")
+    ev = spec.get("evaluate") or {}
+    fs = ev.get("forecast_state")
+    if fs is not None and "states" in model and fs not in model["states"]:
+        raise SpecError(f"evaluate.forecast_state: {fs!r} is not one of model.states {model['states']}")
+
+
+def _build(model: Mapping[str, Any], fit: Mapping[str, Any], random_state: Any) -> Any:
+    from probwb.hmm import HMM
+
+    kw: dict[str, Any] = {k: v for k, v in model.items() if k not in ("kind", "states", "order_by")}
+    if "states" in model:
+        kw["state_names"] = list(model["states"])
+    if model.get("order_by") is not None:
+        kw["order_by"] = tuple(model["order_by"])
+    if "transmat_mask" in kw:
+        kw["transmat_mask"] = np.asarray(kw["transmat_mask"], dtype=bool)
+    for k in ("n_init", "n_iter", "tol"):
+        if k in fit:
+            kw[k] = fit[k]
+    kw["random_state"] = random_state
+    return HMM(**kw)
+
+
+def _truth_tables(truth: Mapping[str, Any], est: Any, model: Mapping[str, Any]) -> tuple[dict[str, pd.DataFrame],
+                                                                                      list[str]]:
+    """Side-by-side fitted vs true transition matrices for the simulators' known HMMs."""
+    hm = truth.get("hmm", truth)
+    if "transmat" not in hm or "states" not in hm:
+        return {}, []
+    states = list(hm["states"])
+    if states != list(est.state_names_):
+        return {}, [f"truth comparison skipped: true states {states} differ from the model's {est.state_names_}"]
+    tables: dict[str, pd.DataFrame] = {}
+    text: list[str] = []
+    mats = hm["transmat"] if isinstance(hm["transmat"], Mapping) else {"all": hm["transmat"]}
+    inputs = model.get("inputs")
+    col = (inputs if isinstance(inputs, str) else inputs[0]) if inputs else None
+    worst = 0.0
+    for level, true in mats.items():
+        if col is None and len(mats) > 1:
+            continue
+        fitted = est.transmat_for({col: level}) if col else est.transmat_
+        rows = []
+        for i, a in enumerate(states):
+            for j, b in enumerate(states):
+                rows.append({"from": a, "to": b, "fitted": fitted[i, j], "true": float(true[i, j]),
+                             "difference": fitted[i, j] - float(true[i, j])})
+        frame = pd.DataFrame(rows)
+        worst = max(worst, float(frame["difference"].abs().max()))
+        tables[f"Transitions vs truth ({col}={level})" if col else "Transitions vs truth"] = frame
+    if tables:
+        text.append(f"The largest gap between a fitted and a true transition probability is {worst:.3f}.")
+    return tables, text
+
+
+def run_spec(spec: Mapping[str, Any], *, quick: bool = False, random_state: Any = None) -> dict[str, Any]:
+    """Fit the spec's HMM and return the report dict (model, summary, tables, figures, metrics, text)."""
+    from probwb.hmm.plots import plot_state_diagram, plot_state_posteriors
+    from probwb.report.data import load_data
+
+    validate_spec(spec)
+    if "data" not in spec:
+        raise SpecError("data is missing: an hmm spec needs a data: section")
+    model = dict(spec.get("model") or {})
+    fit = dict(spec.get("fit") or {})
+    ev = dict(spec.get("evaluate") or {})
+    rng = check_random_state(fit.get("random_state", random_state))
+    loaded = load_data(spec["data"])
+    frame = loaded.frame
+    if frame is None:
+        raise SpecError(f"data: choose a table with data.table ({', '.join(loaded.tables)})")
+    id_col = model.get("id_col", "id")
+    if quick:
+        ents = pd.unique(frame[id_col])
+        if len(ents) > 400:
+            keep = rng.choice(ents, 400, replace=False)
+            frame = frame[frame[id_col].isin(keep)]
+        fit["n_init"] = min(int(fit.get("n_init", 5)), 2)
+        fit["n_iter"] = min(int(fit.get("n_iter", 100)), 60)
+
+    warns: list[str] = []
+    est = _build(model, fit, seed_from(rng))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est.fit(frame)
+    warns += [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+    names = list(est.state_names_)
+    tables: dict[str, pd.DataFrame] = {"Transition matrix" + (" (baseline input)" if model.get("inputs") else ""):
+                                       est.transmat_frame().reset_index()}
+    inputs = model.get("inputs")
+    if inputs:
+        col = inputs if isinstance(inputs, str) else inputs[0]
+        for level in est._encoder.levels_.get(col) or []:
+            if level != est._encoder.baseline_.get(col):
+                tables[f"Transition matrix ({col}={level})"] = est.transmat_frame({col: level}).reset_index()
+    for col, probs in est.emission_probs_.items():
+        tables[f"Emission probabilities: {col}"] = probs.reset_index(names="state")
+    for col, rates in est.rates_.items():
+        tables[f"Poisson rates: {col}"] = pd.DataFrame({"state": names, "rate": rates.to_numpy()})
+    for col, means in est.means_.items():
+        tables[f"Gaussian emission: {col}"] = pd.DataFrame({"state": names, "mean": means.to_numpy(),
+                                                            "sd": np.sqrt(est.covars_[col].to_numpy())})
+
+    text: list[str] = []
+    metrics: dict[str, float] = {"loglik": est.loglik_, "loglik_per_observation": est.loglik_ / est.n_obs_,
+                                 "aic": est.aic(), "bic": est.bic(), "em_iterations": float(est.n_iter_)}
+
+    steps = int(ev.get("forecast_steps", 8))
+    target = ev.get("forecast_state", names[-1])
+    fc = est.forecast(frame, steps=steps)
+    horizon = fc[fc["step"] == steps].set_index(id_col)
+    decoded = est.predict(frame)
+    last_rows = frame.assign(_state=decoded.astype(str).to_numpy()).sort_values([id_col, est.time_col])
+    last_state = last_rows.groupby(id_col, observed=True)["_state"].last()
+    by_state = horizon[target].groupby(last_state.reindex(horizon.index).to_numpy()).agg(["mean", "count"])
+    by_state.index.name = "current state (Viterbi)"
+    tables[f"P({target} within {steps} steps) by current state"] = by_state.reset_index()
+    share = last_state.value_counts(normalize=True).reindex(names).fillna(0.0)
+    tables["Current state of entities (Viterbi, last step)"] = pd.DataFrame({"state": names, "share": share.to_numpy()})
+    if "at_risk" in by_state.index or len(by_state) > 1:
+        for s, row in by_state.iterrows():
+            text.append(f"P({target} within {steps} steps) for entities now {s} is {row['mean']:.2f} "
+                        f"({int(row['count'])} entities).")
+    metrics[f"mean_P_{target}_within_{steps}"] = float(horizon[target].mean())
+
+    if ev.get("truth", True) and hasattr(loaded.obj, "truth"):
+        t_tables, t_text = _truth_tables(loaded.obj.truth, est, model)
+        tables.update(t_tables)
+        text += t_text
+
+    if ev.get("selection"):
+        from probwb.hmm.selection import select_n_states
+
+        opts = {k: v for k, v in _build(model, fit, 0).__dict__.items()
+                if k not in ("n_states", "state_names", "absorbing", "transmat_mask", "startprob", "transmat")}
+        opts["order_by"] = opts.get("order_by")
+        cands = [int(k) for k in ev["selection"]][: 2 if quick else None]
+        sel = select_n_states(frame, cands, **opts)
+        tables["Number of states: BIC and held-out log-likelihood"] = sel.reset_index()
+        text.append(f"BIC prefers {int(sel['bic'].idxmin())} states; held-out log-likelihood per step prefers "
+                    f"{int(sel['heldout_loglik_per_step'].idxmax())}.")
+
+    figures: dict[str, Any] = {}
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5.0))
+    plot_state_diagram(est, ax=ax)
+    figures["State diagram"] = fig
+    entity = ev.get("example_entity", frame[id_col].iloc[0])
+    fig2, ax2 = plt.subplots(figsize=(8, 3.5))
+    first_col = next(iter(est._emissions))
+    plot_state_posteriors(est, frame, entity, observed=first_col if est._emissions[first_col].kind != "categorical"
+                          else None, ax=ax2)
+    fig2.tight_layout()
+    figures[f"Posterior states of {entity}"] = fig2
+
+    out: dict[str, Any] = {"model": est, "summary": est.summary(), "tables": tables, "figures": figures,
+                           "metrics": metrics, "text": text, "warnings": warns}
+
+    if ev.get("bayesian"):
+        from probwb.hmm.bayes import BayesianHMM
+
+        b = dict(ev["bayesian"])
+        sub = frame
+        n_sub = int(b.pop("subsample", 300))
+        if quick:
+            n_sub = min(n_sub, 100)
+            b["draws"], b["tune"] = min(int(b.get("draws", 300)), 100), min(int(b.get("tune", 300)), 100)
+        ents = pd.unique(frame[id_col])
+        if len(ents) > n_sub:
+            sub = frame[frame[id_col].isin(rng.choice(ents, n_sub, replace=False))]
+        inp = model.get("inputs")
+        bayes = BayesianHMM(state_names=names, emission=model.get("emission", "poisson"),
+                            columns=model.get("columns"), id_col=id_col, time_col=est.time_col,
+                            inputs=(inp if isinstance(inp, str) or inp is None else inp[0]),
+                            absorbing=model.get("absorbing"), order_by=model.get("order_by"),
+                            random_state=seed_from(rng), **b)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bayes.fit(sub)
+        warns += [str(w.message) for w in caught if w.category.__module__.startswith("probwb")]
+        summ = bayes.transmat_summary(0.9)
+        tables["Bayesian transition probabilities (90% intervals)"] = summ
+        out["bayes_model"] = bayes
+        if bayes.diagnostics_ is not None:
+            out["diagnostics"] = bayes.diagnostics_
+        movable = summ[summ["from_state"] != summ["to_state"]]
+        if len(movable):
+            top = movable.sort_values("mean", ascending=False).iloc[0]
+            text.append(f"Posterior P({top['from_state']} -> {top['to_state']}) = {top['mean']:.3f} "
+                        f"(90% interval {top['lower']:.3f} to {top['upper']:.3f}, {len(pd.unique(sub[id_col]))} "
+                        "entities).")
+    return out

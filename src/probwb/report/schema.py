@@ -1,0 +1,225 @@
+"""The top-level schema of a model spec (``models/*.yaml``) and its validation.
+
+A spec is checked completely before any work starts: every unknown key is reported with its key path and
+the nearest valid key ("model.n_state: unknown key (did you mean model.n_states?)"), every wrong type with
+what was expected and found. The ``model:`` section (and ``fit:`` / ``evaluate:`` / ``tests:`` when the
+family describes them) is checked against the family's own ``SPEC_KEYS``; the family module is found
+through :mod:`probwb.report.registry`, so a family that is not installed fails here with a clear message.
+
+A family's ``SPEC_KEYS`` is either flat, ``{key: (types, description)}`` for the ``model:`` section, or by
+section, ``{"model": {...}, "fit": {...}, "evaluate": {...}, "tests": {...}}``. A family may also define
+``FIT_KEYS``, ``EVALUATE_KEYS``, ``TEST_KEYS`` and a ``validate_spec(spec)`` for checks that need more than
+key names and types.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from probwb.core.validation import closest_match
+from probwb.errors import SpecError
+from probwb.report.data import _type_name, check_data_section, value_matches
+from probwb.report.registry import KINDS, family_module
+
+__all__ = [
+    "TOP_KEYS",
+    "REPORT_KEYS",
+    "SECTIONS",
+    "ValidatedSpec",
+    "load_spec",
+    "validate_spec",
+    "check_keys",
+]
+
+KeySpec = dict[str, Any]
+
+TOP_KEYS: KeySpec = {
+    "name": (str, "short identifier; by convention the file stem"),
+    "title": (str, "the report's title"),
+    "description": (str, "one paragraph for a reader: what is modelled and why"),
+    "data": (dict, "where the data come from: source, args, table, path"),
+    "model": (dict, "kind (bn | hmm | mdp | hier | clv | stats) and the family's own settings"),
+    "fit": (dict, "fit settings (sampler, draws, chains, seed, ...), as the family defines them"),
+    "evaluate": (dict, "evaluation settings (splitter, metrics, ...), as the family defines them"),
+    "tests": (list, "statistical tests to run (each a mapping), as the family defines them"),
+    "report": (dict, "report options: sections, max_rows"),
+}
+
+#: report sections, in the order they appear; the diagnostics banner and warnings always show.
+SECTIONS: tuple[str, ...] = ("overview", "findings", "data", "parameters", "figures", "tests", "metrics",
+                             "tables", "diagnostics", "warnings")
+
+REPORT_KEYS: KeySpec = {
+    "sections": (list, f"which sections to show, from: {', '.join(SECTIONS)}"),
+    "max_rows": (int, "longest table shown in the HTML (the JSON keeps every row); default 60"),
+}
+
+_FAMILY_SECTIONS = ("model", "fit", "evaluate", "tests")
+
+
+def _entry_types(entry: Any) -> Any:
+    """Return the allowed types of a SPEC_KEYS entry ``(types, description)``, or None if unchecked."""
+    if isinstance(entry, tuple) and entry and (isinstance(entry[0], type) or isinstance(entry[0], tuple)):
+        return entry[0]
+    if isinstance(entry, type):
+        return entry
+    return None
+
+
+def _entry_description(entry: Any) -> str:
+    if isinstance(entry, tuple) and len(entry) > 1 and isinstance(entry[1], str):
+        return f" ({entry[1]})"
+    return ""
+
+
+def check_keys(section: Any, keys: KeySpec, where: str, *, ignore: tuple[str, ...] = ()) -> None:
+    """Raise SpecError for the first unknown key or wrongly typed value of ``section`` at ``where``."""
+    if not isinstance(section, dict):
+        raise SpecError(f"{where} must be a mapping, found {type(section).__name__} {section!r}")
+    valid = [k for k in keys if k not in ignore] + list(ignore)
+    for key, value in section.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key in ignore:
+            continue
+        if key not in keys:
+            hit = closest_match(str(key), valid)
+            hint = f" (did you mean {where + '.' if where else ''}{hit}?)" if hit else ""
+            raise SpecError(f"{path}: unknown key{hint}; valid keys here: {', '.join(map(str, valid))}")
+        allowed = _entry_types(keys[key])
+        if allowed is not None and not value_matches(value, allowed):
+            raise SpecError(f"{path} must be {_type_name(allowed)}{_entry_description(keys[key])}, "
+                            f"found {type(value).__name__} {value!r}")
+
+
+def family_keys(module: ModuleType) -> dict[str, KeySpec | None]:
+    """Return, per spec section (model, fit, evaluate, tests), the family's allowed keys or None (any)."""
+    keys = module.SPEC_KEYS
+    by_section = [k for k in _FAMILY_SECTIONS if isinstance(keys.get(k), dict)]
+    if by_section:
+        out: dict[str, KeySpec | None] = {k: keys.get(k) if isinstance(keys.get(k), dict) else None
+                                          for k in _FAMILY_SECTIONS}
+        if out["model"] is None:
+            out["model"] = {}
+    else:
+        out = {"model": keys, "fit": None, "evaluate": None, "tests": None}
+    for sec, attr in (("fit", "FIT_KEYS"), ("evaluate", "EVALUATE_KEYS"), ("tests", "TEST_KEYS")):
+        extra = getattr(module, attr, None)
+        if out[sec] is None and isinstance(extra, dict):
+            out[sec] = extra
+    return out
+
+
+@dataclass
+class ValidatedSpec:
+    """A spec that passed validation: the normalised dict, its family module and where it came from."""
+
+    spec: dict[str, Any]
+    kind: str
+    module: ModuleType
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The spec's name."""
+        return self.spec["name"]
+
+    @property
+    def title(self) -> str:
+        """The spec's title (its name when it has none)."""
+        return self.spec.get("title") or self.spec["name"]
+
+
+def load_spec(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML spec file; return the mapping. Unreadable files, bad YAML and duplicate keys raise SpecError."""
+    import yaml
+
+    class _StrictLoader(yaml.SafeLoader):
+        pass
+
+    def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise SpecError(f"{str(path)!r} line {line}: key {key!r} appears twice in the same mapping")
+            seen[key] = loader.construct_object(value_node, deep=True)
+        return seen
+
+    _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {str(p)!r}: {exc.strerror or exc}") from None
+    try:
+        spec = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{str(p)!r} is not valid YAML: {exc}") from None
+    if not isinstance(spec, dict):
+        raise SpecError(f"{str(p)!r} must hold a mapping (name:, model:, ...), found {type(spec).__name__}")
+    return spec
+
+
+def validate_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.PathLike | None = None,
+                  check_data: bool = True) -> ValidatedSpec:
+    """Check a spec (a dict, or a path to a YAML file) completely without running it; return it validated.
+
+    Raises SpecError naming the key path for any unknown key (with the nearest valid one), wrong type,
+    missing required key, unknown model kind, unavailable family, or bad data section.
+    """
+    path: Path | None = None
+    if isinstance(spec, (str, os.PathLike)):
+        path = Path(spec)
+        spec = load_spec(path)
+        base_dir = base_dir if base_dir is not None else path.parent
+    if not isinstance(spec, dict):
+        raise SpecError(f"a spec must be a mapping, found {type(spec).__name__}")
+    spec = copy.deepcopy(spec)
+    check_keys(spec, TOP_KEYS, "")
+    if "model" not in spec:
+        raise SpecError("model is missing: a spec needs model: {kind: ..., ...}; "
+                        f"kinds: {', '.join(sorted(KINDS))}")
+    if "name" not in spec:
+        if path is None:
+            raise SpecError("name is missing: give the spec a name (by convention its file stem)")
+        spec["name"] = path.stem
+    if not spec["name"].strip():
+        raise SpecError("name must not be empty")
+    model = spec["model"]
+    if "kind" not in model:
+        raise SpecError(f"model.kind is missing: expected one of {', '.join(sorted(KINDS))}")
+    kind = model["kind"]
+    module = family_module(kind)
+    keys = family_keys(module)
+    check_keys(model, keys["model"] or {}, "model", ignore=("kind",))
+    for section in ("fit", "evaluate"):
+        if section in spec and keys[section] is not None:
+            check_keys(spec[section], keys[section], section)
+    if "tests" in spec:
+        for i, item in enumerate(spec["tests"]):
+            if not isinstance(item, dict):
+                raise SpecError(f"tests[{i}] must be a mapping (one test), found {type(item).__name__} {item!r}")
+            if keys["tests"] is not None:
+                check_keys(item, keys["tests"], f"tests[{i}]")
+    report = spec.get("report", {})
+    check_keys(report, REPORT_KEYS, "report")
+    for i, sec in enumerate(report.get("sections", [])):
+        if sec not in SECTIONS:
+            hit = closest_match(str(sec), SECTIONS)
+            hint = f" (did you mean {hit!r}?)" if hit else ""
+            raise SpecError(f"report.sections[{i}]: unknown section {sec!r}{hint}; "
+                            f"sections: {', '.join(SECTIONS)}")
+    if "max_rows" in report and report["max_rows"] < 1:
+        raise SpecError(f"report.max_rows must be at least 1, found {report['max_rows']}")
+    if "data" in spec and check_data:
+        spec["data"] = check_data_section(spec["data"], base_dir=base_dir)
+    extra = getattr(module, "validate_spec", None)
+    if callable(extra):
+        extra(spec)
+    return ValidatedSpec(spec=spec, kind=kind, module=module, path=path)

@@ -116,8 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``probwb`` command line; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    # Third-party libraries stay at WARNING; probwb's own progress messages show unless --quiet.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("probwb").setLevel(logging.WARNING if args.quiet else logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -129,4 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Plugins register on the importable module ``probwb.cli``, not on this ``__main__`` copy.
+    from probwb.cli import main as _main
+
+    sys.exit(_main())

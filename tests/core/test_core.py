@@ -113,3 +113,14 @@ def test_import_probwb_is_light():
     code = "import sys, probwb, probwb.datasets; print(sorted(m for m in ('pymc','arviz','matplotlib','pgmpy','statsmodels') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_atomic_write_uses_umask_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "r.html", "x")
+        assert (path.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(umask)

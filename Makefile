@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+DEFAULT_SPEC ?= models/coupon_redemption_network.yaml
+
 report: setup
 	@mkdir -p $(REPORT_DIR)
-	$(BIN)/probwb demo
+	$(BIN)/probwb report $(DEFAULT_SPEC) -o $(REPORT_DIR)/$(basename $(notdir $(DEFAULT_SPEC))).html \
+		--json $(REPORT_DIR)/$(basename $(notdir $(DEFAULT_SPEC))).json
 
 test: setup
 	@bash scripts/test-deps.sh

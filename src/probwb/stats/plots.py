@@ -3,15 +3,20 @@ test. Every function returns the matplotlib Axes it drew on and never calls ``sh
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from scipy import stats
 
 from probwb.errors import DataError
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = ["qq_plot", "ab_posterior_plot"]
 
 
-def qq_plot(x, ax=None, *, standardize: bool = True, title: str | None = None):
+def qq_plot(x: Any, ax: Axes | None = None, *, standardize: bool = True, title: str | None = None) -> Axes:
     """Draw a normal QQ plot of ``x`` (with the y = x reference line when standardised); return the Axes."""
     import matplotlib.pyplot as plt
 
@@ -37,7 +42,7 @@ def qq_plot(x, ax=None, *, standardize: bool = True, title: str | None = None):
     return ax
 
 
-def ab_posterior_plot(result, ax=None, *, kind: str = "metric", bins: int = 80):
+def ab_posterior_plot(result: Any, ax: Axes | None = None, *, kind: str = "metric", bins: int = 80) -> Axes:
     """Draw posterior histograms of each arm's metric (``kind="metric"``) or of the lift over the control
     (``kind="lift"``) from an :class:`~probwb.stats.results.ABResult`; return the Axes."""
     import matplotlib.pyplot as plt

@@ -42,6 +42,7 @@ these defaults they land within 2%.
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import warnings
@@ -396,7 +397,7 @@ def _numerical_hessian(f, x0: np.ndarray, step: float = 1e-4) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- base class
 
 
-class _CLVModel:
+class _CLVModel(abc.ABC):
     """Shared fit / summary / draws machinery; subclasses name parameters and supply the likelihood."""
 
     _params: tuple[str, ...] = ()
@@ -452,14 +453,17 @@ class _CLVModel:
         return len(self.design_purchase_.names), len(self.design_dropout_.names)
 
     # ----- hooks
+    @abc.abstractmethod
     def _individual(self, pop: Mapping[str, np.ndarray], d: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Filled in by each model class."""
 
+    @abc.abstractmethod
     def _loglik(self, ind: Mapping[str, np.ndarray], d: Mapping[str, Any]) -> np.ndarray:
-        raise NotImplementedError
+        """Filled in by each model class."""
 
+    @abc.abstractmethod
     def _pymc_loglik(self, pop: Mapping[str, Any], d: Mapping[str, Any]) -> Any:
-        raise NotImplementedError
+        """Filled in by each model class."""
 
     def _rows(self, d: Mapping[str, Any]) -> np.ndarray:
         return np.ones(len(d["frequency"]), dtype=bool)
@@ -702,14 +706,17 @@ def _coef_effect(coef: np.ndarray, X: np.ndarray) -> np.ndarray:
 class _PurchaseModel(_CLVModel):
     """BG/NBD and Pareto/NBD share per-customer outputs; subclasses give the closed forms."""
 
+    @abc.abstractmethod
     def _p_alive(self, ind, d):
-        raise NotImplementedError
+        """Filled in by each model class."""
 
+    @abc.abstractmethod
     def _cond_expected(self, ind, d, t):
-        raise NotImplementedError
+        """Filled in by each model class."""
 
+    @abc.abstractmethod
     def _uncond_expected(self, pop, t):
-        raise NotImplementedError
+        """Filled in by each model class."""
 
     def _per_customer(self, data, max_draws):
         self._check_fitted()

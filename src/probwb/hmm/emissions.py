@@ -9,6 +9,7 @@ state posteriors), ``sample``, ``order_key`` (a per-state number used to order s
 
 from __future__ import annotations
 
+import abc
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,7 +21,7 @@ from probwb.errors import DataError, ModelError, StateError
 __all__ = ["Emission", "CategoricalEmission", "PoissonEmission", "GaussianEmission", "EMISSIONS", "make_emission"]
 
 
-class Emission:
+class Emission(abc.ABC):
     """Base class: one observed column, one distribution per hidden state."""
 
     kind: ClassVar[str] = ""
@@ -29,44 +30,45 @@ class Emission:
         self.column = column
 
     # -- hooks -------------------------------------------------------------------------------------
+    @abc.abstractmethod
     def encode(self, values: Any, *, fitting: bool) -> np.ndarray:
         """Return the column as a float array with NaN for "not observed"; raise DataError on bad values."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def init(self, x: np.ndarray, n_states: int, rng: np.random.Generator) -> None:
         """Set starting parameters from the observed values ``x`` (NaN-free)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _loglik_observed(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Return the ``(M, S)`` log-likelihood of observed (NaN-free) values under each state."""
 
+    @abc.abstractmethod
     def mstep(self, x: np.ndarray, gamma: np.ndarray) -> None:
         """Update parameters from values ``x`` (M,) (NaN allowed) and state posteriors ``gamma`` (M, S)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def sample(self, states: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return one draw per entry of ``states`` (state indices)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def mean(self) -> np.ndarray:
         """Return the expected observation per state (S,)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def n_params(self) -> int:
         """Return the number of free parameters."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def permute(self, order: np.ndarray) -> None:
         """Reorder states: new state ``k`` is old state ``order[k]``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def params(self) -> dict[str, np.ndarray]:
         """Return the parameters as a dict of arrays (copies)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def set_params(self, **params: Any) -> None:
         """Set parameters (arrays with one entry per state along the first axis)."""
-        raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------------
     def loglik(self, x: np.ndarray) -> np.ndarray:

@@ -262,26 +262,6 @@ def value_iteration(
     return V, Qf.argmax(axis=0), k, change, converged
 
 
-def _gs_python(indptr, indices, data, R, V, gamma, n_sweeps):  # pragma: no cover - numba-less fallback
-    A, S = R.shape
-    change = 0.0
-    for _ in range(n_sweeps):
-        change = 0.0
-        for s in range(S):
-            best = -np.inf
-            for a in range(A):
-                row = a * S + s
-                lo, hi = indptr[row], indptr[row + 1]
-                q = R[a, s] + gamma * float(np.dot(data[lo:hi], V[indices[lo:hi]]))
-                if q > best:
-                    best = q
-            d = abs(best - V[s])
-            if d > change:
-                change = d
-            V[s] = best
-    return change
-
-
 _GS_KERNEL = None
 
 
@@ -291,13 +271,14 @@ def _gs_kernel():
         try:
             import numba
         except ImportError:  # pragma: no cover
-            _GS_KERNEL = _gs_python
+            # the same loop, interpreted: correct but slow
+            _GS_KERNEL = _gs_sweeps
         else:
-            _GS_KERNEL = numba.njit(nogil=True)(_gs_numba_source)
+            _GS_KERNEL = numba.njit(nogil=True)(_gs_sweeps)
     return _GS_KERNEL
 
 
-def _gs_numba_source(indptr, indices, data, R, V, gamma, n_sweeps):  # pragma: no cover - compiled
+def _gs_sweeps(indptr, indices, data, R, V, gamma, n_sweeps):  # pragma: no cover - run compiled
     A, S = R.shape
     change = 0.0
     for _ in range(n_sweeps):

@@ -67,22 +67,17 @@ def parse_formula(formula: str) -> ParsedFormula:
             continue
         if part in ("0", "-1") or part.startswith("-"):
             raise SpecError(f"formula {formula!r}: removing the intercept is not supported in an ANOVA")
-        if "*" in part:
-            names = []
-            for p in part.split("*"):
-                name, f = _parse_var(p, formula)
-                names.append(name)
-                if f:
-                    forced.add(name)
+        crossed = "*" in part
+        names = []
+        for p in part.split("*" if crossed else ":"):
+            name, f = _parse_var(p, formula)
+            names.append(name)
+            if f:
+                forced.add(name)
+        if crossed:
             for k in range(1, len(names) + 1):
                 terms.extend(itertools.combinations(names, k))
         else:
-            names = []
-            for p in part.split(":"):
-                name, f = _parse_var(p, formula)
-                names.append(name)
-                if f:
-                    forced.add(name)
             terms.append(tuple(names))
     seen: dict[frozenset[str], tuple[str, ...]] = {}
     for t in terms:

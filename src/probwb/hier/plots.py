@@ -51,14 +51,8 @@ def plot_league_table(table: pd.DataFrame, ax: Any = None) -> Any:
     if not need <= set(table.columns):
         raise DataError(f"expected a league table with columns {sorted(need)}, found {list(table.columns)}")
     ax = _ax(ax, (6, max(2.5, 0.25 * len(table))))
-    y = np.arange(len(table))[::-1]
-    ax.hlines(y, table["effect_lower"], table["effect_upper"], color="tab:blue")
-    ax.plot(table["effect_mean"], y, "o", color="tab:blue")
-    ax.axvline(0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(y)
-    ax.set_yticklabels([str(i) for i in table.index])
-    ax.set_xlabel("group effect (link scale) with interval")
-    return ax
+    return _forest(ax, table, ("effect_mean", "effect_lower", "effect_upper"), "tab:blue",
+                   "group effect (link scale) with interval")
 
 
 def plot_coefficients(summary: pd.DataFrame, ax: Any = None, *, exclude_intercept: bool = True) -> Any:
@@ -68,13 +62,19 @@ def plot_coefficients(summary: pd.DataFrame, ax: Any = None, *, exclude_intercep
         raise DataError(f"expected a summary with columns {sorted(need)}, found {list(summary.columns)}")
     tab = summary.drop(index="Intercept", errors="ignore") if exclude_intercept else summary
     ax = _ax(ax, (6, max(2.5, 0.3 * len(tab))))
-    y = np.arange(len(tab))[::-1]
-    ax.hlines(y, tab["lower"], tab["upper"], color="tab:green")
-    ax.plot(tab["mean"], y, "o", color="tab:green")
+    return _forest(ax, tab, ("mean", "lower", "upper"), "tab:green", "coefficient (original scale) with interval")
+
+
+def _forest(ax: Any, table: pd.DataFrame, cols: tuple[str, str, str], color: str, xlabel: str) -> Any:
+    """Draw one interval and point per row (first row on top) with a reference line at 0; return the Axes."""
+    mean, lower, upper = cols
+    y = np.arange(len(table))[::-1]
+    ax.hlines(y, table[lower], table[upper], color=color)
+    ax.plot(table[mean], y, "o", color=color)
     ax.axvline(0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(y)
-    ax.set_yticklabels([str(i) for i in tab.index])
-    ax.set_xlabel("coefficient (original scale) with interval")
+    ax.set_yticklabels([str(i) for i in table.index])
+    ax.set_xlabel(xlabel)
     return ax
 
 

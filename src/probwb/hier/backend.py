@@ -70,8 +70,6 @@ def _check_args(draws: int, tune: int, chains: int, target_accept: float) -> Non
 
 
 def _nutpie_compiled(model: Any, compile_backend: str) -> Any:
-    import nutpie
-
     key = (compile_backend,)
     cached = _NUTPIE_CACHE.get(model, {}).get(key)
     if cached is not None:
@@ -80,18 +78,61 @@ def _nutpie_compiled(model: Any, compile_backend: str) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         if compile_backend == "numba":
-            compiled = nutpie.compile_pymc_model(model)
+            compiled = _nutpie_numba_model(model)
         else:
             try:
                 compiled = _nutpie_c_model(model)
             except (ImportError, AttributeError, TypeError, ValueError) as exc:
                 # The C route uses nutpie internals; if a nutpie release changes them, numba still works.
                 logger.warning("nutpie C-function route unavailable (%s); compiling with numba instead", exc)
-                compiled = nutpie.compile_pymc_model(model)
+                compiled = _nutpie_numba_model(model)
                 compile_backend = "numba"
     logger.info("nutpie (%s) compiled the model in %.1fs", compile_backend, time.perf_counter() - t0)
     _NUTPIE_CACHE.setdefault(model, {})[key] = compiled
     return compiled
+
+
+def _nutpie_numba_model(model: Any) -> Any:
+    """nutpie's numba-compiled model, loaded from probwb's on-disk compile cache when this model structure
+    was compiled before (see :mod:`probwb.hier.compile_cache`), else compiled and stored."""
+    import nutpie
+
+    from probwb.hier import compile_cache
+
+    try:
+        compiled, key, shared = compile_cache.load(model)
+    except Exception as exc:  # noqa: BLE001 - the cache is an optimisation; compiling always works
+        logger.debug("compile-cache lookup failed (%s); compiling", exc)
+        compiled, key, shared = None, None, {}
+    if compiled is not None:
+        logger.info("nutpie numba model loaded from the compile cache (%s)", key[:12])
+        object.__setattr__(compiled, "_from_compile_cache", True)
+        return compiled
+    compiled = nutpie.compile_pymc_model(model)
+    if key is not None:
+        compile_cache.store(key, compiled, list(shared))
+    return compiled
+
+
+def _load_cached_numba(model: Any) -> bool:
+    """Put nutpie's numba compilation of ``model`` into the per-model cache if probwb's on-disk compile cache
+    (or this process) has it; return True when it is there."""
+    from probwb.hier import compile_cache
+
+    if ("numba",) in _NUTPIE_CACHE.get(model, {}):
+        return True
+    if not (_has("numba") and compile_cache.enabled()):
+        return False
+    try:
+        compiled, _, _ = compile_cache.load(model)
+    except Exception as exc:  # noqa: BLE001 - choosing a backend must never fail a fit
+        logger.debug("compile-cache lookup failed: %s", exc)
+        return False
+    if compiled is None:
+        return False
+    object.__setattr__(compiled, "_from_compile_cache", True)
+    _NUTPIE_CACHE.setdefault(model, {})[("numba",)] = compiled
+    return True
 
 
 def _nutpie_c_model(model: Any) -> Any:
@@ -185,16 +226,15 @@ def sample(
     ``cores`` defaults to one per chain. ``compile_backend`` (nutpie only): "c" evaluates the log density
     with PyTensor's C-compiled function called from nutpie (compilation cached on disk, so a model structure
     seen before starts in about a second, but each gradient costs tens of microseconds of Python overhead);
-    "numba" JIT-compiles with numba (nutpie's own default: about 4-15 seconds of compilation on every run,
-    then the fastest gradients); "auto" (default) picks "numba" when the model holds more than
-    ``NUMBA_DATA_SIZE`` data values (an expensive density, where gradient speed repays compilation) and
-    "c" otherwise.
+    "numba" has numba compile the density (nutpie's own default: the fastest gradients, after 4-15 seconds
+    of compilation the first time a model structure is seen; probwb keeps the compiled code on disk, see
+    :mod:`probwb.hier.compile_cache`, so later fits of the same structure, in any process and with any
+    ``pm.Data`` values, load it in a fraction of a second); "auto" (default) picks "numba" when that
+    compiled code is already cached or the model holds more than ``NUMBA_DATA_SIZE`` data values (an
+    expensive density, where gradient speed repays compilation), and "c" otherwise.
     """
     if compile_backend not in ("auto", "c", "numba"):
         raise DataError(f"compile_backend must be 'auto', 'c' or 'numba', found {compile_backend!r}")
-    if compile_backend == "auto":
-        size = sum(int(np.size(v)) for v in _current_data(model).values()) if sampler in (None, "nutpie") else 0
-        compile_backend = "numba" if size > NUMBA_DATA_SIZE else "c"
     if mass_matrix not in ("diag", "low_rank"):
         raise DataError(f"mass_matrix must be 'diag' or 'low_rank', found {mass_matrix!r}")
     sampler = default_sampler() if sampler is None else sampler
@@ -203,6 +243,15 @@ def sample(
     _check_args(draws, tune, chains, target_accept)
     seed = seed_from(check_random_state(random_state))
     draws, tune, chains = int(draws), int(tune), int(chains)
+    had = set(_NUTPIE_CACHE.get(model, {}))
+    t_prep = time.perf_counter()
+    if compile_backend == "auto":
+        # A model object keeps the backend it was first compiled with (refits only swap pm.Data values).
+        compile_backend = "numba" if ("numba",) in had else "c"
+        if not had and sampler == "nutpie" and _has("nutpie"):
+            size = sum(int(np.size(v)) for v in _current_data(model).values())
+            if size > NUMBA_DATA_SIZE or _load_cached_numba(model):
+                compile_backend = "numba"
     compile_time = 0.0
 
     if sampler == "nutpie":
@@ -211,11 +260,10 @@ def sample(
                              "use sampler='pymc' instead")
         import nutpie
 
-        fresh = (compile_backend,) not in _NUTPIE_CACHE.get(model, {})
-        t0 = time.perf_counter()
         compiled = _nutpie_compiled(model, compile_backend)
-        if fresh:
-            compile_time = time.perf_counter() - t0
+        if (compile_backend,) not in had:
+            # includes loading a cached compilation: part of getting this model object ready
+            compile_time = time.perf_counter() - t_prep
         data = _current_data(model)
         compile_backend = "c" if getattr(compiled, "_reads_model_data", False) else "numba"
         if data and compile_backend == "numba":

@@ -1,0 +1,377 @@
+"""An on-disk cache of nutpie's numba-compiled log densities, keyed by the model's graph.
+
+nutpie's numba backend gives the fastest gradients, but numba JIT-compiles the model's log density and
+its "expand" function for 4-15 seconds in every new process: numba's own ``cache=True`` cannot store them
+because nutpie builds them as closures. PyMC's C backend does not have this problem because PyTensor
+keeps compiled C modules on disk. This module does the same for the numba route:
+
+- the key is a SHA-256 of everything the compiled code depends on: a canonical walk of the log-density
+  and expand graphs (every op with its properties, every constant's bytes, the names and types of value
+  variables and ``pm.Data`` containers), the shapes of the parameters, ``model.check_bounds``, the
+  versions of nutpie, PyMC, PyTensor, numba, llvmlite and Python, and the host CPU and its features;
+- the value is numba's serialised object code for both C callbacks (the same representation numba's
+  own cache uses), plus the layout nutpie needs to call them;
+- a graph that cannot be described exactly (an op without ``__props__``, a property printed as a memory
+  address) or compiled code that numba itself would refuse to cache (dynamic globals, reload hooks) is
+  never stored: such models compile every time, as before.
+
+``pm.Data`` values are not part of the key: nutpie's compiled functions read them at call time, so a model
+refitted to new data (same structure, same parameter shapes) reuses the compiled code. The cache lives
+in ``$PROBWB_CACHE_DIR`` (default ``~/.cache/probwb``) under ``nutpie-numba/``; set
+``PROBWB_COMPILE_CACHE=0`` to turn it off. Deleting the folder is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger("probwb.hier")
+
+__all__ = ["cache_dir", "model_key", "load", "store", "clear"]
+
+_FORMAT = 1
+_LOCK = threading.Lock()
+# key -> _Entry: code loaded (or compiled) in this process. Loading the same object code twice into one
+# process would define its symbols twice, so every later model with that key reuses the first load.
+_LOADED: dict[str, _Entry] = {}
+
+
+class Uncacheable(Exception):
+    """The model's graph cannot be described exactly enough to key a cache entry."""
+
+
+@dataclass
+class _Entry:
+    logp: Any  # an object with ``.address`` (numba CFunc or _LoadedFunc)
+    expand: Any
+    meta: dict[str, Any]
+
+
+class _LoadedFunc:
+    """A C callback restored from serialised object code (stands in for numba's ``CFunc``)."""
+
+    def __init__(self, library: Any, wrapper_name: str) -> None:
+        self._library = library  # keeps the code alive
+        self.address = library.get_pointer_to_function(wrapper_name)
+
+
+def enabled() -> bool:
+    """Return False when ``PROBWB_COMPILE_CACHE`` is set to 0/false/no/off."""
+    return os.environ.get("PROBWB_COMPILE_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def cache_dir() -> Path:
+    """Return the folder holding cached compilations (``$PROBWB_CACHE_DIR/nutpie-numba``)."""
+    root = os.environ.get("PROBWB_CACHE_DIR")
+    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "probwb"
+    return base / "nutpie-numba"
+
+
+def clear() -> int:
+    """Delete every cached compilation on disk; return how many files were removed."""
+    d = cache_dir()
+    n = 0
+    if d.is_dir():
+        for f in d.glob("*.pkl"):
+            f.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------------------------- keys
+def _canon(value: Any, depth: int = 0) -> Any:
+    """A deterministic, address-free description of an op property (raises Uncacheable otherwise)."""
+    from pytensor.graph.op import Op
+    from pytensor.graph.type import Type
+
+    if depth > 20:
+        raise Uncacheable("op properties nest too deeply")
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return (type(value).__name__, value)
+    if isinstance(value, np.ndarray):
+        return ("ndarray", str(value.dtype), value.shape, hashlib.sha256(np.ascontiguousarray(value).tobytes())
+                .hexdigest())
+    if isinstance(value, np.generic):
+        return ("npscalar", str(value.dtype), value.item())
+    if isinstance(value, np.dtype):
+        return ("dtype", str(value))
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, tuple(_canon(v, depth + 1) for v in value))
+    if isinstance(value, dict):
+        items = [(_canon(k, depth + 1), _canon(v, depth + 1)) for k, v in value.items()]
+        return ("dict", tuple(sorted(items, key=repr)))
+    if isinstance(value, frozenset | set):
+        return ("set", tuple(sorted((_canon(v, depth + 1) for v in value), key=repr)))
+    if isinstance(value, Op):
+        return _op_signature(value, depth + 1)
+    if isinstance(value, Type):
+        return ("type", type(value).__module__, type(value).__qualname__, str(value))
+    if isinstance(value, type):
+        return ("class", value.__module__, value.__qualname__)
+    text = repr(value)
+    if " at 0x" in text or "object at" in text:
+        raise Uncacheable(f"op property {text[:80]!r} has no stable description")
+    return ("repr", type(value).__module__, type(value).__qualname__, text)
+
+
+def _callable_signature(f: Any, depth: int) -> tuple:
+    """Describe a scalar op's output-type rule: a plain function by name, a rule object by its fields."""
+    if f is None:
+        return ("none",)
+    if hasattr(f, "__code__"):
+        return ("fn", f.__module__, f.__qualname__)
+    if hasattr(f, "__dict__"):
+        return ("rule", type(f).__module__, type(f).__qualname__, _canon(dict(vars(f)), depth + 1))
+    raise Uncacheable(f"output-type rule {f!r} has no stable description")
+
+
+def _op_signature(op: Any, depth: int = 0) -> tuple:
+    from pytensor.scalar.basic import Composite, ScalarOp
+
+    cls = type(op)
+    props = getattr(op, "__props__", None)
+    if props is None and isinstance(op, ScalarOp) and not isinstance(op, Composite):
+        # Scalar ops compare equal by class, output-type rule and (for logic ops) their ``bool`` flag.
+        return ("scalar", cls.__module__, cls.__qualname__,
+                _callable_signature(getattr(op, "output_types_preference", None), depth),
+                _canon(getattr(op, "bool", None), depth + 1))
+    if props is None:
+        # Ops without __props__ compare by identity: their printed name need not describe them fully.
+        raise Uncacheable(f"op {cls.__module__}.{cls.__qualname__} has no __props__")
+    return ("op", cls.__module__, cls.__qualname__,
+            tuple((p, _canon(getattr(op, p), depth + 1)) for p in props))
+
+
+def _graph_signature(outputs: list[Any]) -> tuple[list[tuple], dict[str, Any]]:
+    """Canonical description of the graph computing ``outputs`` and its shared variables by name."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+
+    try:
+        from pytensor.graph.traversal import graph_inputs, io_toposort
+    except ImportError:  # PyTensor before 2.32
+        from pytensor.graph.basic import graph_inputs, io_toposort
+
+    ids: dict[Any, int] = {}
+    tokens: list[tuple] = []
+    shared: dict[str, Any] = {}
+
+    def leaf(var: Any) -> None:
+        if var in ids:
+            return
+        ids[var] = len(ids)
+        if isinstance(var, Constant):
+            data = np.asarray(var.data)
+            digest = hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest() \
+                if data.dtype != object else _canon(var.data)
+            tokens.append(("const", str(var.type), str(data.dtype), data.shape, digest))
+        elif isinstance(var, SharedVariable):
+            if not var.name or (var.name in shared and shared[var.name] is not var):
+                raise Uncacheable(f"shared variable {var.name!r} is unnamed or its name is not unique")
+            shared[var.name] = var
+            tokens.append(("shared", var.name, str(var.type)))
+        else:
+            tokens.append(("input", var.name, str(var.type)))
+
+    inputs = list(graph_inputs(outputs))
+    for node in io_toposort(inputs, outputs):
+        for inp in node.inputs:
+            if inp.owner is None:
+                leaf(inp)
+        tokens.append(("apply", _op_signature(node.op), tuple(ids[i] for i in node.inputs),
+                       tuple(str(o.type) for o in node.outputs)))
+        for o in node.outputs:
+            ids[o] = len(ids)
+    for out in outputs:
+        if out.owner is None:
+            leaf(out)
+        tokens.append(("output", ids[out]))
+    return tokens, shared
+
+
+def _environment() -> tuple:
+    import llvmlite
+    import numba
+    import nutpie
+    import pymc
+    import pytensor
+    from llvmlite import binding as ll
+
+    flags = tuple((name, str(getattr(pytensor.config, name, None)))
+                  for name in ("floatX", "numba__fastmath", "numba__vectorize_target", "numba__cache"))
+    numba_env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("NUMBA_")))
+    return (_FORMAT, sys.version, nutpie.__version__, pymc.__version__, pytensor.__version__, numba.__version__,
+            llvmlite.__version__, np.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
+            flags, numba_env)
+
+
+def model_key(model: Any, shapes: dict[str, tuple[int, ...]]) -> tuple[str, dict[str, Any]]:
+    """Return ``(key, shared variables by name)`` for ``model`` whose trace variables have ``shapes``.
+
+    Raises :class:`Uncacheable` when the graph cannot be described exactly.
+    """
+    free = [(rv.name, model.rvs_to_values[rv].name) for rv in model.free_RVs]
+    outputs = [model.logp(), *model.unobserved_value_vars]
+    tokens, shared = _graph_signature(outputs)
+    shape_items = tuple(sorted((k, tuple(int(s) for s in v)) for k, v in shapes.items()))
+    payload = repr((_environment(), bool(model.check_bounds), free, shape_items,
+                    [v.name for v in model.unobserved_value_vars], tokens))
+    return hashlib.sha256(payload.encode()).hexdigest(), shared
+
+
+# --------------------------------------------------------------------------------------------- store / load
+def _referenced_envs(library: Any) -> list[Any]:
+    from numba.core.environment import lookup_environment
+
+    envs = []
+    for gv in library._final_module.global_variables:
+        if gv.name.startswith("_ZN08NumbaEnv"):
+            env = lookup_environment(gv.name)
+            if env is not None and env.can_cache():
+                envs.append(env)
+    return envs
+
+
+def _serialise(func: Any) -> tuple:
+    library = func._library
+    if library.has_dynamic_globals or library._reload_init:
+        # numba's own cache refuses such code: it holds process-specific addresses.
+        raise Uncacheable("the compiled code holds process-specific globals")
+    return library.serialize_using_object_code(), func._wrapper_name, pickle.dumps(_referenced_envs(library))
+
+
+def store(key: str, compiled: Any, shared_names: list[str]) -> bool:
+    """Save nutpie's freshly compiled ``compiled`` model under ``key``; return True when written.
+
+    Never raises: a failure to cache only means the next process compiles again.
+    """
+    from probwb.core.io import atomic_write_bytes
+
+    meta = {"n_dim": int(compiled.n_dim), "n_expanded": int(compiled.n_expanded),
+            "shape_info": compiled.shape_info, "user_dtype": compiled.user_data.dtype,
+            "shared": list(compiled.shared_data), "shared_ndim": {k: int(v.ndim) for k, v in
+                                                                  compiled.shared_data.items()}}
+    with _LOCK:
+        _LOADED[key] = _Entry(compiled.compiled_logp_func, compiled.compiled_expand_func, meta)
+    if not enabled():
+        return False
+    missing = [n for n in meta["shared"] if n not in shared_names]
+    if missing:
+        logger.debug("not caching: shared data %s not found in the model graph", missing)
+        return False
+    try:
+        blob = pickle.dumps({"key": key, "meta": meta, "logp": _serialise(compiled.compiled_logp_func),
+                             "expand": _serialise(compiled.compiled_expand_func)})
+        path = cache_dir() / f"{key}.pkl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, blob)
+        logger.info("cached nutpie's numba compilation in %s", path)
+        return True
+    except (Uncacheable, OSError, pickle.PicklingError, AttributeError, TypeError) as exc:
+        logger.debug("not caching the numba compilation: %s", exc)
+        return False
+
+
+def _restore(part: tuple) -> _LoadedFunc:
+    from numba.core.registry import cpu_target
+
+    libdata, wrapper_name, envs = part
+    ctx = cpu_target.target_context
+    ctx.refresh()
+    codegen = ctx.codegen()
+    library = codegen.unserialize_library(libdata)
+    for env in pickle.loads(envs):
+        codegen.set_env(env.env_name, env)
+    return _LoadedFunc(library, wrapper_name)
+
+
+def lookup(key: str) -> _Entry | None:
+    """Return the compiled functions for ``key`` from this process or the disk cache, or None."""
+    if not enabled():
+        return None
+    with _LOCK:
+        entry = _LOADED.get(key)
+        if entry is not None:
+            return entry
+        path = cache_dir() / f"{key}.pkl"
+        if not path.is_file():
+            return None
+        try:
+            with open(path, "rb") as fh:
+                blob = pickle.load(fh)
+            if blob.get("key") != key:
+                return None
+            entry = _Entry(_restore(blob["logp"]), _restore(blob["expand"]), blob["meta"])
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign entry is simply a miss
+            logger.warning("ignoring unreadable compile-cache entry %s (%s)", path.name, exc)
+            return None
+        _LOADED[key] = entry
+        return entry
+
+
+def load(model: Any) -> tuple[Any | None, str | None, dict[str, Any]]:
+    """Return ``(compiled nutpie model or None, key or None, shared variables)`` for ``model``.
+
+    A None model with a key means "compile, then :func:`store` under this key"; a None key means the
+    model cannot be cached.
+    """
+    from nutpie.compile_pymc import (
+        CompiledPyMCModel,
+        _compute_shapes,
+        _prepare_dims_and_coords,
+        _rv_dict_to_flat_array_wrapper,
+        _wrap_with_lock,
+        make_user_data,
+    )
+    from pymc.initial_point import make_initial_point_fn
+
+    try:
+        shapes = _compute_shapes(model)
+        key, shared = model_key(model, shapes)
+    except Uncacheable as exc:
+        logger.debug("model not cacheable: %s", exc)
+        return None, None, {}
+    entry = lookup(key)
+    if entry is None:
+        return None, key, shared
+    meta = entry.meta
+    try:
+        shared_vars = {name: shared[name] for name in meta["shared"]}
+    except KeyError:
+        return None, key, shared
+    shared_data = {}
+    for name, var in shared_vars.items():
+        arr = np.array(var.get_value(), order="C", copy=True)
+        if arr.ndim != meta["shared_ndim"][name]:
+            return None, key, shared
+        arr.flags.writeable = False
+        shared_data[name] = arr
+    user_data = make_user_data(shared_vars, shared_data)
+    if user_data.dtype != meta["user_dtype"]:
+        return None, key, shared
+    # The same initial-point function nutpie.compile_pymc_model builds, so a seed gives the same draws
+    # whether the code was compiled now or loaded.
+    init = _wrap_with_lock(make_initial_point_fn(model=model, overrides=None, default_strategy="support_point",
+                                                 jitter_rvs=set(model.free_RVs), return_transformed=True))
+    names, _, all_shapes = meta["shape_info"]
+    n_free = len(model.free_RVs)
+    init_fn = _rv_dict_to_flat_array_wrapper(init, names=list(names[:n_free]),
+                                             shapes=[tuple(s) for s in all_shapes[:n_free]])
+    dims, coords = _prepare_dims_and_coords(model, meta["shape_info"])
+    compiled = CompiledPyMCModel(
+        _n_dim=meta["n_dim"], dims=dims, _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*meta["shape_info"], strict=True)},
+        compiled_logp_func=entry.logp, compiled_expand_func=entry.expand, initial_point_func=init_fn,
+        shared_data=shared_data, user_data=user_data, n_expanded=meta["n_expanded"],
+        shape_info=meta["shape_info"], logp_func=None, expand_func=None)
+    return compiled, key, shared

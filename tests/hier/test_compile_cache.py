@@ -1,0 +1,135 @@
+"""probwb's on-disk cache of nutpie's numba compilations: keys, and a round trip through a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from probwb.hier import backend
+from probwb.hier.glm import meta_analysis_model
+
+pytest.importorskip("nutpie")
+pytest.importorskip("numba")
+
+from nutpie.compile_pymc import _compute_shapes  # noqa: E402
+
+from probwb.hier import compile_cache  # noqa: E402
+
+Y = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0]
+SE = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]
+
+
+def _key(model):
+    return compile_cache.model_key(model, _compute_shapes(model))[0]
+
+
+def test_key_follows_structure_not_data_values():
+    base = _key(meta_analysis_model(Y, SE))
+    # pm.Data values are read at call time: a refit to new outcomes shares the compiled code
+    assert _key(meta_analysis_model([v + 1.5 for v in Y], SE)) == base
+    # the standard errors are constants of the graph, the prior scales op inputs, the length a shape
+    assert _key(meta_analysis_model(Y, [s + 1 for s in SE])) != base
+    assert _key(meta_analysis_model(Y, SE, tau_scale=2.5)) != base
+    assert _key(meta_analysis_model(Y[:7], SE[:7])) != base
+    assert _key(meta_analysis_model(Y, SE, noncentered=False)) != base
+    with pm.Model() as other:
+        pm.Normal("mu", 0.0, 5.0)
+    assert _key(other) != base
+
+
+def test_unnamed_shared_variables_are_not_cached():
+    import pytensor
+
+    with pm.Model() as model:
+        s = pytensor.shared(np.ones(3))
+        mu = pm.Normal("mu")
+        pm.Normal("obs", mu + s, 1.0, observed=np.zeros(3))
+    with pytest.raises(compile_cache.Uncacheable, match="shared variable"):
+        _key(model)
+
+
+_CHILD = textwrap.dedent("""
+    import ctypes, json, sys, warnings
+    warnings.filterwarnings("ignore")
+    import numpy as np
+    from probwb.hier import backend
+    from probwb.hier.glm import meta_analysis_model
+
+    y, se, seed = json.loads(sys.argv[1])
+    model = meta_analysis_model(y, se)
+    compiled = backend._nutpie_numba_model(model)
+    out = {"from_cache": bool(getattr(compiled, "_from_compile_cache", False))}
+    # Call the loaded C callback directly and compare with PyMC's own log density and gradient.
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.POINTER(ctypes.c_double),
+                          ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                          ctypes.c_void_p)(compiled.compiled_logp_func.address)
+    logp_pm = model.compile_logp()
+    dlogp_pm = model.compile_dlogp()
+    names, slices, shapes = compiled.shape_info
+    n_free = len(model.free_RVs)
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(5):
+        x = rng.normal(size=compiled.n_dim)
+        grad = np.empty(compiled.n_dim)
+        lp = np.zeros(1)
+        ptr = ctypes.POINTER(ctypes.c_double)
+        rc = fn(compiled.n_dim, x.ctypes.data_as(ptr), grad.ctypes.data_as(ptr), lp.ctypes.data_as(ptr),
+                compiled.user_data.ctypes.data)
+        assert rc == 0, rc
+        point = {names[i]: x[slices[i]].reshape(shapes[i]) for i in range(n_free)}
+        worst = max(worst, abs(lp[0] - float(logp_pm(point))),
+                    float(np.max(np.abs(grad - np.asarray(dlogp_pm(point))))))
+    out["max_abs_diff"] = worst
+    idata = backend.sample(model, draws=200, tune=200, chains=2, random_state=seed, progressbar=False)
+    out["backend"] = idata.posterior.attrs["compile_backend"]
+    out["mu"] = np.asarray(idata.posterior["mu"]).ravel()[:50].tolist()
+    print("RESULT" + json.dumps(out))
+""")
+
+
+def _child(env: dict, y: list, seed: int) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([y, SE, seed])], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
+    return json.loads(line[len("RESULT"):])
+
+
+def test_cached_code_in_a_fresh_process_matches_pymc_and_fresh_compilation(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PROBWB_COMPILE_CACHE", "1")
+    model = meta_analysis_model(Y, SE)
+    fresh = backend.sample(model, draws=200, tune=200, chains=2, random_state=5, progressbar=False,
+                           compile_backend="numba")
+    assert len(list((tmp_path / "nutpie-numba").glob("*.pkl"))) == 1
+    env = dict(os.environ)
+    out = _child(env, Y, 5)
+    assert out["from_cache"] and out["backend"] == "numba"  # "auto" picks the cached numba code
+    assert out["max_abs_diff"] < 1e-9
+    # same code, same initial-point function, same seed: the same draws as the freshly compiled model
+    np.testing.assert_allclose(out["mu"], np.asarray(fresh.posterior["mu"]).ravel()[:50], rtol=0, atol=1e-12)
+    # new outcomes, same structure: still served from the cache, and the density follows the new data
+    shifted = _child(env, [v + 3.0 for v in Y], 5)
+    assert shifted["from_cache"] and shifted["max_abs_diff"] < 1e-9
+    assert np.mean(shifted["mu"]) > np.mean(out["mu"])
+
+
+def test_disabled_cache_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PROBWB_COMPILE_CACHE", "0")
+    assert not compile_cache.enabled()
+    with pm.Model() as model:
+        y = pm.Data("y", np.array([0.3, -0.1]))
+        mu = pm.Normal("mu", 0.0, 3.0)
+        pm.Normal("obs", mu, 2.0, observed=y)
+    backend.sample(model, draws=50, tune=50, chains=1, random_state=1, progressbar=False, compile_backend="numba")
+    assert not (tmp_path / "nutpie-numba").exists()
+    assert compile_cache.clear() == 0

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,fast,scale,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,fast,scale,bench,jax]"
 	@touch $(STAMP)
 
 setup: $(STAMP)

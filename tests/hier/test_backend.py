@@ -80,3 +80,22 @@ def test_numba_route_and_fallback_follow_new_data(monkeypatch):
                            compile_backend="c")
     assert again.posterior.attrs["compile_time"] == 0.0
     assert abs(float(again.posterior["mu"].mean()) - 1.8) < 0.1
+
+
+def test_numpyro_sampler_on_eight_schools():
+    if "numpyro" not in backend.available_samplers():
+        pytest.skip("numpyro/jax not installed (the 'jax' extra)")
+    from probwb import diagnostics
+    from probwb.hier.glm import meta_analysis_model
+
+    model = meta_analysis_model([28, 8, -3, 7, -1, 1, 18, 12], [15, 10, 16, 11, 9, 11, 10, 18])
+    idata = backend.sample(model, draws=400, tune=400, chains=2, sampler="numpyro", random_state=3,
+                           progressbar=False)
+    assert idata.posterior.attrs["sampler"] == "numpyro"
+    assert {"posterior", "sample_stats"} <= set(idata.groups()) and "diverging" in idata.sample_stats
+    # Reference posterior (posteriordb eight_schools_noncentered): mu ~ 4.4, tau ~ 3.6; sd of the
+    # posterior means over 800 draws is well under 0.5 for both.
+    assert abs(float(idata.posterior["mu"].mean()) - 4.4) < 1.2
+    assert abs(float(idata.posterior["tau"].mean()) - 3.6) < 1.2
+    res = diagnostics.check(idata, var_names=["mu", "tau"], warn=False)
+    assert res.n_divergent == int(idata.sample_stats["diverging"].sum())

@@ -5,12 +5,14 @@ Grammar (whitespace is ignored)::
     formula   := response "~" terms
     response  := column | column "|" "trials(" column ")"     # binomial successes out of trials
     terms     := term (("+" | "-") term)*
-    term      := "1" | "0" | column | "C(" column ")" | "(" group_lhs "|" group_rhs ")"
+    term      := "1" | "0" | column | "C(" column ")" | "(" group_lhs ("|" | "||") group_rhs ")"
     group_lhs := ("1" | "0" | column | "C(" column ")") ("+" ...)*   # varying intercept and/or slopes
     group_rhs := column | column ":" column | column "/" column     # "a/b" = "(.|a) + (.|a:b)" (nested)
 
 ``- 1`` or ``+ 0`` removes the population intercept. ``C(x)`` treats a numeric column as categorical.
-Several group terms give crossed effects; ``a/b`` gives nested ones (``b`` within ``a``). Interactions
+Several group terms give crossed effects; ``a/b`` gives nested ones (``b`` within ``a``). As in lme4 and
+brms, the varying effects of one term, ``(1 + x | g)``, are correlated (their correlation is estimated);
+``(1 + x || g)`` makes them independent. Interactions
 of fixed effects are not supported (make a column); a syntax error raises :class:`SpecError` and a
 column missing from the data raises :class:`DataError` naming the nearest column.
 """
@@ -44,6 +46,7 @@ class GroupTerm:
     intercept: bool
     slopes: tuple[str, ...]
     forced_categorical: tuple[str, ...] = ()
+    correlated: bool = True
 
     @property
     def name(self) -> str:
@@ -163,9 +166,11 @@ def parse_formula(formula: str) -> ParsedFormula:
 
 
 def _parse_group(inner: str, formula: str) -> list[GroupTerm]:
-    parts = _split_top(inner, "|")
+    correlated = "||" not in inner
+    parts = _split_top(inner.replace("||", "|"), "|")
     if len(parts) != 2:
-        raise SpecError(f"group term ({inner}) in {formula!r} needs exactly one '|'")
+        raise SpecError(f"group term ({inner}) in {formula!r} needs exactly one '|' (or '||' for "
+                        "uncorrelated effects)")
     expr, grp = parts[0][1], parts[1][1]
     intercept = True
     slopes: list[str] = []
@@ -189,8 +194,8 @@ def _parse_group(inner: str, formula: str) -> list[GroupTerm]:
         factor_sets = [(a,), (a, b)]
     else:
         factor_sets = [tuple(_column(s.strip(), f"group term ({inner})")[0] for s in grp.split(":"))]
-    return [GroupTerm(factors=fs, intercept=intercept, slopes=tuple(slopes), forced_categorical=tuple(forced))
-            for fs in factor_sets]
+    return [GroupTerm(factors=fs, intercept=intercept, slopes=tuple(slopes), forced_categorical=tuple(forced),
+                      correlated=correlated) for fs in factor_sets]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,7 +10,11 @@ Model, for row i with population design x_i and grouping terms g::
     eta_i = Intercept + x_i' beta + sum_g sum_k r_g[level_g(i), k] * z_gik
     r_g[l, k] = sd_g[k] * u_g[l, k],   u_g[l, k] ~ Normal(0, 1)   (non-centred; centred if asked)
 
-Varying effects of different components are independent (diagonal covariance). Numeric predictors
+The varying effects of one group term, ``(1 + x | g)``, are correlated, as in lme4 and brms: their
+covariance is ``diag(sd_g) Omega_g diag(sd_g)`` with an LKJ prior on the correlation matrix ``Omega_g``
+(``r_g = z_g L_g'`` with ``L_g`` its Cholesky factor, non-centred), and the posterior reports the
+correlations as ``corr_g`` (one entry per pair, e.g. ``"Intercept:age"``). ``(1 + x || g)`` keeps them
+independent (diagonal covariance), as does any term with a single component. Numeric predictors
 are standardised internally ((x - mean) / sd of the training data) so one set of default priors fits
 every scale; :meth:`HierarchicalGLM.summary` reports coefficients on the original scale (per unit of
 the predictor) next to the standardised ones. Categorical predictors are treatment-coded with the first
@@ -24,6 +28,8 @@ defaults). With ``s_y`` the standard deviation of the response (normal / student
   poisson / negbinomial; Normal(mean(y), 2.5 s_y) for normal / studentt.
 - ``beta`` (each coefficient): Normal(0, 2.5); Normal(0, 2.5 s_y) for normal / studentt.
 - ``sd`` (each group standard deviation): HalfNormal(1); HalfNormal(s_y) for normal / studentt.
+- ``corr`` (correlated group terms): LKJ(eta = 2) on each correlation matrix (brms' default is 1; 2
+  gently favours weaker correlations, which keeps small-group fits away from the +-1 boundary).
 - ``sigma`` (normal / studentt): Exponential(1 / s_y).
 - ``nu`` (studentt): Gamma(2, 0.1) (Juárez & Steel 2010).
 - ``overdispersion`` (negbinomial): HalfNormal(1) on 1 / sqrt(alpha), where var = mu + mu^2 / alpha.
@@ -200,8 +206,12 @@ class HierarchicalGLM:
             out["overdispersion"] = {"dist": "halfnormal", "sigma": 1.0}
         return out
 
+    def _with_corr_prior(self, pri: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        pri.setdefault("corr", {"dist": "lkj", "eta": 2.0})
+        return pri
+
     def _resolved_priors(self, y: np.ndarray, info: DesignInfo) -> dict[str, dict[str, Any]]:
-        pri = self._default_priors(y)
+        pri = self._with_corr_prior(self._default_priors(y))
         allowed = set(pri) | {f"beta[{c}]" for c in info.coef_names} | {f"sd[{g}]" for g in info.group_levels}
         for key, spec in (self.priors or {}).items():
             if key not in allowed:
@@ -211,6 +221,14 @@ class HierarchicalGLM:
             if not isinstance(spec, dict) or "dist" not in spec:
                 raise SpecError(f"prior {key!r} must be a dict like {{'dist': 'normal', 'mu': 0, 'sigma': 1}}, "
                                 f"found {spec!r}")
+            if key == "corr":
+                eta = spec.get("eta")
+                if str(spec["dist"]).lower() != "lkj" or set(spec) - {"dist", "eta"} \
+                        or not isinstance(eta, int | float) or not eta > 0:
+                    raise SpecError(f"prior 'corr' must be {{'dist': 'lkj', 'eta': <positive number>}}, "
+                                    f"found {spec!r}")
+                pri[key] = dict(spec)
+                continue
             if str(spec["dist"]).lower() not in _DISTS:
                 raise SpecError(f"prior {key!r}: unknown distribution {spec['dist']!r}; expected one of "
                                 f"{sorted(_DISTS)}")
@@ -221,11 +239,12 @@ class HierarchicalGLM:
         return pri
 
     @staticmethod
-    def _dist(pm: Any, name: str, spec: dict[str, Any], **kwargs: Any) -> Any:
+    def _dist(pm: Any, name: str | None, spec: dict[str, Any], **kwargs: Any) -> Any:
+        """A named model variable, or an unnamed ``.dist`` (for LKJCholeskyCov) when ``name`` is None."""
         params = {k: v for k, v in spec.items() if k != "dist"}
         cls = getattr(pm, _DISTS[str(spec["dist"]).lower()])
         try:
-            return cls(name, **params, **kwargs)
+            return cls.dist(**params, **kwargs) if name is None else cls(name, **params, **kwargs)
         except TypeError as exc:
             raise SpecError(f"prior for {name!r}: bad parameters {params} for {spec['dist']!r} ({exc})") from None
 
@@ -271,6 +290,8 @@ class HierarchicalGLM:
         for g, levels in info.group_levels.items():
             coords[f"{_safe(g)}__level"] = list(levels)
             coords[f"{_safe(g)}__effect"] = list(info.group_columns[g])
+            if self._correlated(g, info):
+                coords[f"{_safe(g)}__pair"] = _pair_labels(info.group_columns[g])
         with pm.Model(coords=coords) as model:
             intercept = self._dist(pm, "Intercept", priors["Intercept"]) if self._parsed.intercept else 0.0
             eta = intercept
@@ -290,12 +311,27 @@ class HierarchicalGLM:
             for g in info.group_levels:
                 s = _safe(g)
                 spec = priors.get(f"sd[{g}]", priors["sd"])
-                sd_g = self._dist(pm, f"sd_{s}", spec, dims=f"{s}__effect")
-                if self.noncentered:
-                    u = pm.Normal(f"z_{s}", 0.0, 1.0, dims=(f"{s}__level", f"{s}__effect"))
-                    r = pm.Deterministic(f"r_{s}", u * sd_g, dims=(f"{s}__level", f"{s}__effect"))
+                dims = (f"{s}__level", f"{s}__effect")
+                if self._correlated(g, info):
+                    k = len(info.group_columns[g])
+                    chol, corr, sds = pm.LKJCholeskyCov(
+                        f"chol_{s}", n=k, eta=float(priors["corr"]["eta"]), compute_corr=True,
+                        store_in_trace=False, sd_dist=self._dist(pm, None, spec, shape=k))
+                    pm.Deterministic(f"sd_{s}", sds, dims=f"{s}__effect")
+                    iu = np.triu_indices(k, 1)
+                    pm.Deterministic(f"corr_{s}", corr[iu[0], iu[1]], dims=f"{s}__pair")
+                    if self.noncentered:
+                        u = pm.Normal(f"z_{s}", 0.0, 1.0, dims=dims)
+                        r = pm.Deterministic(f"r_{s}", pt.dot(u, chol.T), dims=dims)
+                    else:
+                        r = pm.MvNormal(f"r_{s}", mu=pt.zeros(k), chol=chol, dims=dims)
                 else:
-                    r = pm.Normal(f"r_{s}", 0.0, sd_g, dims=(f"{s}__level", f"{s}__effect"))
+                    sd_g = self._dist(pm, f"sd_{s}", spec, dims=f"{s}__effect")
+                    if self.noncentered:
+                        u = pm.Normal(f"z_{s}", 0.0, 1.0, dims=dims)
+                        r = pm.Deterministic(f"r_{s}", u * sd_g, dims=dims)
+                    else:
+                        r = pm.Normal(f"r_{s}", 0.0, sd_g, dims=dims)
                 idx_d = pm.Data(f"idx_{s}", idx[g], dims="obs")
                 Z_d = pm.Data(f"Z_{s}", Z[g], dims=("obs", f"{s}__effect"))
                 eta = eta + (r[idx_d] * Z_d).sum(axis=-1)
@@ -333,11 +369,18 @@ class HierarchicalGLM:
         """Return the ``pymc.Model`` this GLM would fit to ``df`` (for inspection or custom sampling)."""
         return self._build_model(self._encode(df))
 
+    def _correlated(self, g: str, info: DesignInfo | None = None) -> bool:
+        """True when grouping ``g``'s varying effects get an estimated correlation ("|" and 2+ components)."""
+        info = info if info is not None else self.design_info_
+        term = next(t for t in self._parsed.groups if t.name == g)
+        return term.correlated and len(info.group_columns[g]) > 1
+
     def param_names(self) -> list[str]:
         """Return the names of the model's parameters as they appear in the posterior (no z_ offsets)."""
         info = self.design_info_
         names = (["Intercept"] if self._parsed.intercept else []) + (["beta"] if info.coef_names else [])
         names += [f"sd_{_safe(g)}" for g in info.group_levels] + [f"r_{_safe(g)}" for g in info.group_levels]
+        names += [f"corr_{_safe(g)}" for g in info.group_levels if self._correlated(g)]
         names += {"negbinomial": ["alpha"], "normal": ["sigma"], "studentt": ["sigma", "nu"]}.get(self.family, [])
         return names
 
@@ -437,7 +480,12 @@ class HierarchicalGLM:
                 cols = np.flatnonzero(~seen)
                 # One new effect per unseen level and draw, shared by all rows of that level.
                 codes = pd.Index(self._unseen_keys(df, g)[~seen]).factorize()[0]
-                fresh = rng.standard_normal((S, codes.max() + 1, sd.shape[1])) * sd[:, None, :]
+                z = rng.standard_normal((S, codes.max() + 1, sd.shape[1]))
+                if f"corr_{s}" in self.idata_.posterior:
+                    chol = np.linalg.cholesky(_covariance(sd, self._draws(f"corr_{s}")[sel]))
+                    fresh = np.einsum("slk,sjk->slj", z, chol)
+                else:
+                    fresh = z * sd[:, None, :]
                 eta[:, cols] += np.einsum("snk,nk->sn", fresh[:, codes, :], Zg[~seen])
         return eta
 
@@ -455,7 +503,8 @@ class HierarchicalGLM:
         ``upper`` (equal-tailed ``interval``); ``kind="samples"`` returns the posterior draws of the
         expected response as an array (draws, rows); ``kind="predictive"`` returns draws of new
         outcomes (draws, rows). Rows from groups unseen in training get group effects drawn from the
-        population distribution (Normal(0, sd) per draw), so their intervals are wider.
+        population distribution (per draw: Normal(0, sd), or for correlated effects a multivariate normal with
+        that draw's standard deviations and correlations), so their intervals are wider.
         """
         self._check_fitted()
         if kind not in ("mean", "samples", "predictive"):
@@ -605,6 +654,12 @@ class HierarchicalGLM:
             for k, comp in enumerate(comps):
                 sc = info.numeric[comp][1] if comp in info.numeric else 1.0
                 cols[f"sd({g}: {comp})"] = (sd[:, k] / sc, sd[:, k])
+        for g, comps in info.group_columns.items():
+            if f"corr_{_safe(g)}" in self.idata_.posterior:
+                rho = self._draws(f"corr_{_safe(g)}")
+                for j, pair in enumerate(_pair_labels(comps)):
+                    a, b = pair.split(":", 1)
+                    cols[f"corr({g}: {a}, {b})"] = (rho[:, j], rho[:, j])
         for p in {"negbinomial": ["alpha"], "normal": ["sigma"], "studentt": ["sigma", "nu"]}.get(self.family, []):
             d = self._draws(p)
             cols[p] = (d, d)
@@ -625,6 +680,9 @@ class HierarchicalGLM:
         if name.startswith("sd("):
             g, comp = name[3:-1].split(": ", 1)
             return f"sd_{_safe(g)}[{comp}]"
+        if name.startswith("corr("):
+            g, pair = name[5:-1].split(": ", 1)
+            return f"corr_{_safe(g)}[{pair.replace(', ', ':')}]"
         return None
 
     def summary(self, interval: float = 0.9, warn: bool = True) -> pd.DataFrame:
@@ -671,6 +729,22 @@ class HierarchicalGLM:
         from probwb.core.io import load_model
 
         return load_model(path, cls)
+
+
+def _pair_labels(components: Any) -> list[str]:
+    """Labels of the upper-triangle pairs of a group's components, in np.triu_indices order."""
+    comps = list(components)
+    return [f"{comps[i]}:{comps[j]}" for i, j in zip(*np.triu_indices(len(comps), 1), strict=True)]
+
+
+def _covariance(sd: np.ndarray, corr_pairs: np.ndarray) -> np.ndarray:
+    """Covariance matrices (S, K, K) from sd draws (S, K) and upper-triangle correlation draws (S, P)."""
+    S, K = sd.shape
+    iu = np.triu_indices(K, 1)
+    corr = np.broadcast_to(np.eye(K), (S, K, K)).copy()
+    corr[:, iu[0], iu[1]] = corr_pairs
+    corr[:, iu[1], iu[0]] = corr_pairs
+    return sd[:, :, None] * corr * sd[:, None, :]
 
 
 def meta_analysis_model(y: Any, se: Any, *, noncentered: bool = True, mu_sd: float = 5.0,

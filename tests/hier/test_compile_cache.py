@@ -133,3 +133,14 @@ def test_disabled_cache_writes_nothing(tmp_path, monkeypatch):
     backend.sample(model, draws=50, tune=50, chains=1, random_state=1, progressbar=False, compile_backend="numba")
     assert not (tmp_path / "nutpie-numba").exists()
     assert compile_cache.clear() == 0
+
+
+def test_prune_keeps_the_most_recent(tmp_path):
+    import time
+
+    for i in range(5):
+        (tmp_path / f"{i}.pkl").write_bytes(b"x")
+        t = time.time() - 100 + i
+        os.utime(tmp_path / f"{i}.pkl", (t, t))
+    compile_cache._prune(tmp_path, keep=2)
+    assert sorted(f.name for f in tmp_path.glob("*.pkl")) == ["3.pkl", "4.pkl"]

@@ -18,7 +18,12 @@ keeps compiled C modules on disk. This module does the same for the numba route:
 ``pm.Data`` values are not part of the key: nutpie's compiled functions read them at call time, so a model
 refitted to new data (same structure, same parameter shapes) reuses the compiled code. The cache lives
 in ``$PROBWB_CACHE_DIR`` (default ``~/.cache/probwb``) under ``nutpie-numba/``; set
-``PROBWB_COMPILE_CACHE=0`` to turn it off. Deleting the folder is always safe.
+``PROBWB_COMPILE_CACHE=0`` to turn it off. At most ``MAX_ENTRIES`` entries are kept (least recently used
+go first); deleting the folder is always safe.
+
+Not every model can be cached: numba refuses to cache code that embeds process-specific addresses, which
+is what PyTensor's numba backend produces for some special functions (the BG/NBD likelihood's, for one).
+Such models compile in every process, as without this cache.
 """
 
 from __future__ import annotations
@@ -276,10 +281,22 @@ def store(key: str, compiled: Any, shared_names: list[str]) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, blob)
         logger.info("cached nutpie's numba compilation in %s", path)
+        _prune(path.parent)
         return True
     except (Uncacheable, OSError, pickle.PicklingError, AttributeError, TypeError) as exc:
         logger.debug("not caching the numba compilation: %s", exc)
         return False
+
+
+#: the most entries kept on disk (a few hundred kB to a few MB each); the least recently used go first
+MAX_ENTRIES = 200
+
+
+def _prune(folder: Path, keep: int | None = None) -> None:
+    keep = MAX_ENTRIES if keep is None else keep
+    files = sorted(folder.glob("*.pkl"), key=lambda f: f.stat().st_mtime, reverse=True)
+    for f in files[keep:]:
+        f.unlink(missing_ok=True)
 
 
 def _restore(part: tuple) -> _LoadedFunc:
@@ -312,6 +329,7 @@ def lookup(key: str) -> _Entry | None:
             if blob.get("key") != key:
                 return None
             entry = _Entry(_restore(blob["logp"]), _restore(blob["expand"]), blob["meta"])
+            os.utime(path)  # recently used: kept longest by _prune
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign entry is simply a miss
             logger.warning("ignoring unreadable compile-cache entry %s (%s)", path.name, exc)
             return None

@@ -38,6 +38,7 @@ __all__ = [
     "network_order",
     "run_plan",
     "enumerate_joint",
+    "max_product",
 ]
 
 #: pseudo-variable id of the evidence-row batch axis
@@ -425,8 +426,28 @@ def run_plan(
         factors.append(arr)
     for ins, subs in plan.steps:
         ops = [factors[s] for s in ins]
-        factors.append(np.einsum(subs, *ops) if ops else np.ones(()))
+        factors.append(_einsum(subs, ops) if ops else np.ones(()))
     return factors[-1]
+
+
+# numpy's einsum takes at most 32 operands
+_MAX_OPERANDS = 30
+
+
+def _einsum(subs: str, ops: list[np.ndarray]) -> np.ndarray:
+    """``np.einsum(subs, *ops)``, contracting in groups when there are too many operands (a
+    final step over many fully observed, scalar factors)."""
+    ins, out = subs.split("->")
+    words = ins.split(",")
+    ops = list(ops)
+    while len(ops) > _MAX_OPERANDS:
+        head, rest = words[:_MAX_OPERANDS], words[_MAX_OPERANDS:]
+        keep = set(out).union(*rest)
+        mid = "".join(dict.fromkeys(c for w in head for c in w if c in keep))
+        part = np.einsum(",".join(head) + "->" + mid, *ops[:_MAX_OPERANDS])
+        words = [mid] + rest
+        ops = [part] + ops[_MAX_OPERANDS:]
+    return np.einsum(",".join(words) + "->" + out, *ops)
 
 
 def enumerate_joint(parents: Sequence[Sequence[int]], cpts: Sequence[np.ndarray]) -> np.ndarray:
@@ -438,3 +459,77 @@ def enumerate_joint(parents: Sequence[Sequence[int]], cpts: Sequence[np.ndarray]
     letters = _LETTERS[:n]
     subs = ",".join("".join(letters[u] for u in tuple(parents[v]) + (v,)) for v in range(n))
     return np.einsum(subs + "->" + letters, *cpts)
+
+
+def max_product(
+    parents: Sequence[Sequence[int]],
+    cards: Sequence[int],
+    cpts: Sequence[np.ndarray],
+    evidence: Mapping[int, int] | None = None,
+    do: Mapping[int, int] | None = None,
+    *,
+    heuristic: str = "min_fill",
+    max_table: int = 20_000_000,
+) -> tuple[np.ndarray, float]:
+    """Return the most probable explanation: ``(states, log P(states, evidence))``.
+
+    ``states[v]`` is the state of every node in the jointly most probable assignment of all nodes
+    given ``evidence`` (observed and intervened nodes keep their given states), found by max-sum
+    variable elimination in log space (so long products never underflow) with a traceback.
+    ``do`` nodes lose their CPT (graph surgery). The log value is ``-inf`` when the evidence is
+    impossible. Raises ValueError when a table above ``max_table`` entries would be built.
+    """
+    evidence = dict(evidence or {})
+    do = dict(do or {})
+    fixed = {**evidence, **do}
+    n = len(parents)
+    factors: list[tuple[tuple[int, ...], np.ndarray]] = []
+    const = 0.0
+    with np.errstate(divide="ignore"):
+        for v in range(n):
+            if v in do:
+                continue
+            fam = (*parents[v], v)
+            arr = np.log(np.asarray(cpts[v], dtype=float))
+            idx = tuple(fixed[u] if u in fixed else slice(None) for u in fam)
+            arr = arr[idx]
+            scope = tuple(u for u in fam if u not in fixed)
+            if scope:
+                factors.append((scope, arr))
+            else:
+                const += float(arr)
+    free = set(range(n)) - set(fixed)
+    order = elimination_order([sc for sc, _ in factors], free, cards, heuristic)
+    # nodes in no factor (all their family fixed and no children left free) still need a state
+    order += sorted(free - set(order))
+    trace: list[tuple[int, tuple[int, ...], np.ndarray]] = []
+    for v in order:
+        mine = [f for f in factors if v in f[0]]
+        factors = [f for f in factors if v not in f[0]]
+        rest = sorted({u for sc, _ in mine for u in sc} - {v})
+        scope = (*rest, v)
+        size = int(np.prod([cards[u] for u in scope], dtype=np.int64))
+        if size > max_table:
+            raise ValueError(f"max-product elimination would build a table of {size:,} entries "
+                             f"(limit {max_table:,})")
+        table = np.zeros(tuple(cards[u] for u in scope))
+        for sc, arr in mine:
+            perm = sorted(range(len(sc)), key=lambda i: scope.index(sc[i]))
+            shape = [1] * len(scope)
+            for u in sc:
+                shape[scope.index(u)] = cards[u]
+            table = table + np.transpose(arr, perm).reshape(shape)
+        trace.append((v, tuple(rest), np.argmax(table, axis=-1)))
+        best = table.max(axis=-1)
+        if rest:
+            factors.append((tuple(rest), best))
+        else:
+            const += float(best)
+    for _, arr in factors:
+        const += float(arr)
+    states = np.full(n, -1, dtype=np.int64)
+    for u, s in fixed.items():
+        states[u] = s
+    for v, rest, arg in reversed(trace):
+        states[v] = int(arg[tuple(states[u] for u in rest)])
+    return states, const

@@ -39,6 +39,13 @@ _PLAN_CACHE_SIZE = 1024
 _BATCH_BUDGET = 10_000_000
 # the largest table exact inference may create for a single row (8 bytes per entry)
 _MAX_TABLE = 20_000_000
+#: which engine answers batched posteriors: "auto" (junction tree when numba is importable and the
+#: batch is worth it), "junction" (whenever numba is importable) or "einsum" (never the tree)
+_ENGINE = "auto"
+# log of the probability below which a product of probabilities is redone with log scaling
+_LOG_TINY = float(np.log(1e-300))
+# below this many distinct rows a first (compiling) use of the junction-tree kernel does not pay
+_JT_MIN_ROWS = 2000
 
 
 def _hint(name: object, valid: Iterable[str]) -> str:
@@ -70,6 +77,37 @@ def _as_state_strings(col: pd.Series) -> pd.Series:
             return str(int(fv)) if fv.is_integer() else str(v)
         return col.map(fmt, na_action="ignore")
     return col.map(str, na_action="ignore")
+
+
+def _arrow_strings(col: pd.Series) -> bool:
+    """Whether ``col`` holds strings stored by pyarrow (pandas 3's default ``str`` dtype)."""
+    dt = col.dtype
+    return isinstance(dt, pd.StringDtype) and dt.storage == "pyarrow"
+
+
+def _arrow_codes(col: pd.Series, states: Sequence[str]) -> np.ndarray | None:
+    """State codes of a pyarrow-backed string column (-1 missing) by pyarrow's hash lookup, several
+    times faster than factorising; None when a value is not a state (the caller then reports it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(col.array)
+    idx = pc.index_in(arr, value_set=pa.array(list(states), type=arr.type))
+    if idx.null_count != arr.null_count:
+        return None
+    return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _many_patterns(mask: np.ndarray) -> bool:
+    """Whether the observed-column patterns of ``mask`` are many and small (more than 8, fewer than
+    64 rows each on average): then one pass over all rows beats a plan per pattern."""
+    n, k = mask.shape
+    if k <= 62:
+        keys = mask.astype(np.int64) @ (np.int64(1) << np.arange(k, dtype=np.int64))
+        n_pat = len(pd.unique(keys))
+    else:
+        n_pat = len(_unique_masks(mask)[0])
+    return n_pat > 8 and n / n_pat < 64
 
 
 def _topological(names: Sequence[str], parents: Mapping[str, Sequence[str]]) -> list[str]:
@@ -152,6 +190,7 @@ class BayesNet:
         self.verbose = verbose
         self._cpts: list[np.ndarray] | None = None
         self._plans: OrderedDict = OrderedDict()
+        self._jt: dict = {}
         self._names: list[str] = []
         self._rank: dict[int, int] | None = None
         if structure is not None:
@@ -208,6 +247,7 @@ class BayesNet:
         self._cards = [len(s) for s in self._states]
         self._parents = [tuple(self._index[p] for p in parents[n]) for n in names]
         self._plans = OrderedDict()
+        self._jt = {}
         self._rank = None
         self._children = [[c for c in range(len(names)) if v in self._parents[c]] for v in range(len(names))]
         self._pd_index = [pd.Index(st, dtype=object, name=n) for n, st in zip(names, self._states, strict=True)]
@@ -244,6 +284,8 @@ class BayesNet:
                     f"1e-9); for parents {conf} it sums to {sums[tuple(where)]:.12g}")
             out.append(arr)
         self._cpts = out
+        # junction trees hold products of the CPTs: new CPTs (fit, EM) make them stale
+        self._jt = {}
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any] | str | os.PathLike, **kwargs: Any) -> BayesNet:
@@ -457,9 +499,18 @@ class BayesNet:
         for j, c in enumerate(columns):
             v = self._index[c]
             col = data[c]
-            # factorize is hash-based C code; only the few distinct values are matched in Python
-            ucodes, uniques = pd.factorize(col, use_na_sentinel=True)
-            uvals = list(uniques)
+            if _arrow_strings(col):
+                codes = _arrow_codes(col, self._states[v])
+                if codes is not None:
+                    out[:, j] = codes
+                    continue
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                # the categories are the distinct values already (code -1 = missing)
+                ucodes, uvals = col.cat.codes.to_numpy(), list(col.cat.categories)
+            else:
+                # factorize is hash-based C code; only the few distinct values are matched in Python
+                ucodes, uniques = pd.factorize(col, use_na_sentinel=True)
+                uvals = list(uniques)
             if not all(isinstance(x, str) for x in uvals):
                 uvals = [_state_text(x) for x in uvals]
             table = self._state_index[v]
@@ -671,6 +722,37 @@ class BayesNet:
             self._plans.move_to_end(key)
         return plan
 
+    def _junction(self, dd: Mapping[int, int]) -> Any:
+        """Return the junction tree of the network under the intervention ``dd`` (cached), or None
+        when its cliques are too large for it (evidence-pruned elimination is used instead)."""
+        from probwb.bn import junction
+
+        jt = getattr(self, "_jt", None)
+        if jt is None:
+            jt = self._jt = {}
+        key = tuple(sorted(dd.items()))
+        if key not in jt:
+            if len(jt) >= 16:
+                jt.pop(next(iter(jt)))
+            jt[key] = junction.build_tree(self._parents, self._cards, self._cpts, dd,
+                                          heuristic=self.elimination, max_total=_MAX_TABLE)
+        return jt[key]
+
+    def _use_junction(self, n_rows: int) -> bool:
+        """Whether the batched junction-tree kernel should answer ``n_rows`` distinct rows.
+
+        It needs numba. Once its kernel is loaded in this process it answers every batch (it is
+        faster than a plan per observed-column pattern and than per-row likelihood vectors); before
+        that, only batches large enough to repay compiling (or loading the cached) kernel.
+        """
+        if _ENGINE == "einsum":
+            return False
+        from probwb.bn import junction
+
+        if not junction.HAVE_NUMBA:
+            return False
+        return _ENGINE == "junction" or junction.kernel_ready() or n_rows >= _JT_MIN_ROWS
+
     def _sample_cpts(self, relevant: Iterable[int], n_samples: int, rng: np.random.Generator
                      ) -> list[np.ndarray]:
         if getattr(self, "dirichlet_", None) is None:
@@ -799,11 +881,51 @@ class BayesNet:
         plan = self._plan((), tuple(sorted(ev)), (), tuple(sorted(dd)), False, False)
         return float(kernels.run_plan(plan, self._cpts, ev, None, dd))
 
-    def map_query(self, variables: str | Sequence[str], evidence: Mapping[str, Any] | None = None,
-                  do: Mapping[str, Any] | None = None, *, max_table: int = 5_000_000) -> dict[str, str]:
-        """Return the most probable joint state of ``variables`` given ``evidence`` (other nodes summed
-        out), as a dict node -> state. The joint table over ``variables`` must have at most
-        ``max_table`` entries."""
+    def log_probability_of_evidence(self, evidence: Mapping[str, Any],
+                                    do: Mapping[str, Any] | None = None) -> float:
+        """Return log P(evidence) (under ``do``), exact and without underflow.
+
+        :meth:`probability_of_evidence` multiplies probabilities and so returns 0.0 once P(evidence)
+        falls below ~1e-308 (many observed nodes); here such cases are recomputed on the junction
+        tree, whose messages are normalised with their log scales kept. ``-inf`` means impossible.
+        """
+        self._check_fitted()
+        ev = self._evidence_ids(evidence)
+        dd = self._evidence_ids(do)
+        for v, s in list(ev.items()):
+            if v in dd:
+                if dd[v] != s:
+                    return float("-inf")
+                del ev[v]
+        if not ev:
+            return 0.0
+        p = self.probability_of_evidence({self._names[v]: self._states[v][s] for v, s in ev.items()},
+                                         {self._names[v]: self._states[v][s] for v, s in dd.items()})
+        with np.errstate(divide="ignore"):
+            lp = float(np.log(p))
+        if lp >= _LOG_TINY:
+            return lp
+        tree = self._junction(dd)
+        if tree is None:
+            return lp
+        cols = list(ev)
+        codes = np.array([[ev[v] for v in cols]], dtype=np.int64)
+        return float(self._tree_log_evidence(tree, codes, cols)[0])
+
+    def map_query(self, variables: str | Sequence[str] | None = None,
+                  evidence: Mapping[str, Any] | None = None, do: Mapping[str, Any] | None = None, *,
+                  max_table: int = 5_000_000) -> dict[str, str]:
+        """Return the most probable joint state given ``evidence``, as a dict node -> state.
+
+        With ``variables=None`` this is the most probable explanation (MPE): the single most
+        probable assignment of every node that is neither observed nor intervened on, found by
+        max-product (max-sum in log space) elimination; nodes come in topological order. With
+        ``variables`` it is the marginal MAP of those nodes (the others summed out); their joint
+        table must have at most ``max_table`` entries. Ties go to the first state in state order.
+        Raises ImpossibleEvidenceError when P(evidence) = 0.
+        """
+        if variables is None:
+            return self._mpe(evidence, do)
         t, ev, dd = self._prepare(variables, evidence, do)
         size = int(np.prod([self._cards[v] for v in t]))
         if size > max_table:
@@ -815,6 +937,29 @@ class BayesNet:
                                           f"{self._evidence_text(ev, dd)}")
         best = np.unravel_index(int(np.argmax(table)), table.shape)
         return {self._names[v]: self._states[v][int(k)] for v, k in zip(t, best, strict=True)}
+
+    def _mpe(self, evidence: Mapping[str, Any] | None, do: Mapping[str, Any] | None) -> dict[str, str]:
+        self._check_fitted()
+        ev = self._evidence_ids(evidence)
+        dd = self._evidence_ids(do)
+        for v, s in list(ev.items()):
+            if v in dd:
+                if dd[v] != s:
+                    raise ImpossibleEvidenceError(
+                        f"evidence {self._names[v]}={self._states[v][s]!r} contradicts the "
+                        f"intervention do({self._names[v]}={self._states[v][dd[v]]!r})")
+                del ev[v]
+        try:
+            states, logp = kernels.max_product(self._parents, self._cards, self._cpts, ev, dd,
+                                               heuristic=self.elimination, max_table=_MAX_TABLE)
+        except ValueError as exc:
+            raise ModelError(f"the most probable explanation cannot be computed exactly: {exc}; the "
+                             "network is too densely connected for it") from None
+        if not logp > -np.inf:
+            raise ImpossibleEvidenceError(f"the evidence has probability zero under the model: "
+                                          f"{self._evidence_text(ev, dd)}")
+        return {n: self._states[v][int(states[v])] for v, n in enumerate(self._names)
+                if v not in ev and v not in dd}
 
     def posterior(
         self,
@@ -829,8 +974,12 @@ class BayesNet:
         """Return P(target | row) for every row of ``evidence`` (NaN cells are unobserved).
 
         Columns of ``evidence`` must be nodes; a column named ``target`` is ignored. Rows sharing a
-        pattern of observed columns are answered by one batched elimination (identical rows once);
-        when patterns are many, rows are answered together with per-row likelihood vectors. The
+        pattern of observed columns are answered by one batched elimination (identical rows once).
+        When patterns are many (rows observing different columns), rows are answered one by one
+        by the junction-tree kernel (numba, rows split over the CPU cores; only the cliques an
+        observation touches get new messages), or, without numba or before a batch of 2,000 rows
+        has made compiling it worthwhile, together with per-row likelihood vectors. ``do`` builds
+        the junction tree of the mutilated network; ``interval`` always uses elimination. The
         result has the input's index and one column per target state. With ``interval``, columns
         are a MultiIndex (``probability``/``lower``/``upper``, state). Impossible rows raise
         ImpossibleEvidenceError naming the row.
@@ -872,6 +1021,15 @@ class BayesNet:
             res = np.zeros(card)
             res[dd[tv]] = 1.0
             out[...] = res
+        elif n and not sampled and _many_patterns(codes >= 0) and self._use_junction(n):
+            # rows observing different columns are rarely identical: no de-duplication pass
+            res = self._posterior_tree(codes, col_ids, tv, dd, evidence, np.arange(n))
+            if res is None:
+                uniq, inv = _unique_rows(codes, [self._cards[v] for v in col_ids])
+                res = self._posterior_unique(uniq, col_ids, tv, dd, False, 1, None, evidence, inv)
+                out[...] = res[inv]
+            else:
+                out[...] = res
         elif n:
             uniq, inv = _unique_rows(codes, [self._cards[v] for v in col_ids])
             res = self._posterior_unique(uniq, col_ids, tv, dd, sampled, n_samples, rng, evidence, inv)
@@ -897,11 +1055,16 @@ class BayesNet:
         """Posterior of ``tv`` for each distinct evidence row ``uniq`` (codes; -1 unobserved)."""
         m = len(uniq)
         card = self._cards[tv]
-        res = np.empty((n_samples, m, card) if sampled else (m, card))
         mask = uniq >= 0
         patterns, pinv = _unique_masks(mask)
-        # many small pattern groups: one pass with per-row likelihood vectors beats a plan per pattern
+        # many small pattern groups: one pass (junction tree, else per-row likelihood vectors) beats
+        # a plan per pattern; a few large groups are faster with their evidence-pruned plans
         use_soft = len(patterns) > 8 and m / len(patterns) < 64
+        if not sampled and (use_soft or _ENGINE == "junction") and self._use_junction(m):
+            res = self._posterior_tree(uniq, col_ids, tv, dd, evidence, inv)
+            if res is not None:
+                return res
+        res = np.empty((n_samples, m, card) if sampled else (m, card))
         groups: list[tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]] = []
         if use_soft:
             always = mask.all(axis=0)
@@ -948,17 +1111,40 @@ class BayesNet:
                 else:
                     bad = ~(z[..., 0] > 0)
                 if bad.any():
-                    u = int(r[np.flatnonzero(bad)[0]])
-                    row = int(np.flatnonzero(inv == u)[0])
-                    raise ImpossibleEvidenceError(
-                        f"evidence row {evidence.index[row]!r} has probability zero under the model: "
-                        + ", ".join(f"{self._names[v]}={self._states[v][uniq[u, j]]!r}"
-                                    for j, v in enumerate(col_ids) if uniq[u, j] >= 0))
+                    flag = np.zeros(m, dtype=bool)
+                    flag[r[bad]] = True
+                    self._raise_impossible(flag, uniq, col_ids, evidence, inv)
                 if sampled:
                     res[:, r] = tab / z
                 else:
                     res[r] = tab / z
         return res
+
+    def _posterior_tree(self, codes: np.ndarray, col_ids: list[int], tv: int, dd: dict[int, int],
+                        evidence: pd.DataFrame, inv: np.ndarray) -> np.ndarray | None:
+        """Posterior of ``tv`` for each row of ``codes`` on the junction tree; None when the
+        network's cliques are too large for one (then elimination answers)."""
+        tree = self._junction(dd)
+        if tree is None:
+            return None
+        from probwb.bn import junction
+
+        res, logp = junction.tree_rows(tree, junction.root_tree(tree, tv), codes, col_ids)
+        self._raise_impossible(~(logp > -np.inf), codes, col_ids, evidence, inv)
+        return res
+
+    def _raise_impossible(self, bad: np.ndarray, uniq: np.ndarray, col_ids: list[int],
+                          evidence: pd.DataFrame, inv: np.ndarray) -> None:
+        """Raise ImpossibleEvidenceError naming the first input row whose distinct row is ``bad``."""
+        if not bad.any():
+            return
+        rows = np.flatnonzero(bad[inv])
+        row = int(rows[0])
+        u = int(inv[row])
+        raise ImpossibleEvidenceError(
+            f"evidence row {evidence.index[row]!r} has probability zero under the model: "
+            + ", ".join(f"{self._names[v]}={self._states[v][uniq[u, j]]!r}"
+                        for j, v in enumerate(col_ids) if uniq[u, j] >= 0))
 
     # ------------------------------------------------------------------ evaluation
     def predict_proba(self, data: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
@@ -1003,19 +1189,38 @@ class BayesNet:
                 with np.errstate(divide="ignore"):
                     acc += np.log(self._cpts[v][idx])
             ll[complete] = acc
-        patterns, pinv = _unique_masks(mask[~complete])
         rows_inc = np.flatnonzero(~complete)
-        for k, pat in enumerate(patterns):
-            rows = rows_inc[pinv == k]
-            obs = tuple(int(i) for i in np.flatnonzero(pat))
-            if not obs:
-                continue
-            plan = self._plan((), obs, (), (), True, False)
-            pe = kernels.run_plan(plan, self._cpts, {u: uniq[rows, u] for u in obs})
-            with np.errstate(divide="ignore"):
-                ll[rows] = np.log(pe)
+        tree = self._junction({}) if len(rows_inc) and self._use_junction(len(rows_inc)) else None
+        if tree is not None:
+            ll[rows_inc] = self._tree_log_evidence(tree, uniq[rows_inc], list(range(len(self._names))))
+        elif len(rows_inc):
+            patterns, pinv = _unique_masks(mask[~complete])
+            for k, pat in enumerate(patterns):
+                rows = rows_inc[pinv == k]
+                obs = tuple(int(i) for i in np.flatnonzero(pat))
+                if not obs:
+                    continue
+                plan = self._plan((), obs, (), (), True, False)
+                pe = kernels.run_plan(plan, self._cpts, {u: uniq[rows, u] for u in obs})
+                with np.errstate(divide="ignore"):
+                    ll[rows] = np.log(pe)
+            # P(row) below ~1e-300 loses digits or underflows to 0 in the product of probabilities:
+            # those rows are redone on the junction tree, which keeps log scales
+            low = rows_inc[ll[rows_inc] < _LOG_TINY]
+            if len(low):
+                tree = self._junction({})
+                if tree is not None:
+                    ll[low] = self._tree_log_evidence(tree, uniq[low], list(range(len(self._names))))
         out = ll[inv]
         return out if per_row else float(out.sum())
+
+    def _tree_log_evidence(self, tree: Any, codes: np.ndarray, col_ids: list[int]) -> np.ndarray:
+        """log P(row) of each row of ``codes`` on the junction tree (compiled kernel when numba is
+        importable, else the plain-Python kernel, which is meant for a few rows)."""
+        from probwb.bn import junction
+
+        _, logp = junction.tree_rows(tree, junction.root_tree(tree, -1), codes, col_ids)
+        return logp
 
     def score(self, data: pd.DataFrame) -> float:
         """Return the total log-likelihood of ``data`` (see :meth:`log_likelihood`)."""
@@ -1107,6 +1312,7 @@ class BayesNet:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_plans"] = OrderedDict()  # plans are cheap to rebuild and not worth storing
+        state["_jt"] = {}
         return state
 
     def summary(self) -> pd.DataFrame:

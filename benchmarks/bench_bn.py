@@ -6,11 +6,16 @@ Scenarios (ALARM, 37 nodes):
      time includes compiling its elimination plan.
   2. 10,000 evidence rows, the same 5 randomly chosen observed columns per row (a population scored on
      the same measurements), posterior of one target per row: rows per second.
-  3. As 2, but each row observes its own random 5 columns (10,000 different patterns).
+  3. As 2, but each row observes its own random 5 columns (10,000 different patterns). probwb answers
+     these with its junction-tree kernel (numba, rows split over one thread per core); the einsum
+     engine it falls back on without numba (per-row likelihood vectors) is timed too.
 pgmpy's best way for 2/3 is its VariableElimination looped over rows (its predict helpers do the same
 loop); it is timed on a subset of rows and extrapolated, which the table says. probwb's batched call is
-timed as the best of 5 repeats (its plan is compiled by a warm-up call on 10 rows). Answers are compared
-on the rows pgmpy computed. Finally the larger bundled networks are tried with a batched posterior.
+timed as the best of 5 repeats (its plan is compiled, and the numba kernel compiled, by a warm-up call
+on 10 rows). The numba compile time is reported apart: the script points NUMBA_CACHE_DIR at a fresh
+temporary folder so the kernel really compiles (a user's later processes load it from numba's cache
+instead, also timed, in a child process). Answers are compared on the rows pgmpy computed. Finally the
+larger bundled networks are tried with batched posteriors (same columns, and each row its own).
 
 Usage: python benchmarks/bench_bn.py [--quick]
 """
@@ -18,15 +23,25 @@ Usage: python benchmarks/bench_bn.py [--quick]
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from probwb.bn import BayesNet, kernels
+# a fresh numba cache folder (set before numba is first imported, by probwb.bn.junction), so the
+# kernel's compile time below is a real compile
+_CACHE = tempfile.mkdtemp(prefix="probwb-bench-numba-")
+os.environ["NUMBA_CACHE_DIR"] = _CACHE
+
+from probwb.bn import BayesNet, junction, kernels  # noqa: E402
+from probwb.bn import network as bn_network  # noqa: E402
 
 
 def _pgmpy_row(ve, target, ev, states):
@@ -58,24 +73,48 @@ def single_queries(net, ve, n_queries, rng):
     return statistics.median(ours), statistics.median(theirs), err
 
 
-def batch(net, ve, n_rows, n_pgmpy, rng, mixed):
-    target = "HYPOVOLEMIA"
+def _rows(net, n_rows, rng, mixed, target="HYPOVOLEMIA", k=5):
     others = [n for n in net.nodes if n != target]
     data = net.sample(n_rows, random_state=int(rng.integers(1 << 30)))[others].astype(str)
     if mixed:
         mask = np.zeros(data.shape, dtype=bool)
         for i in range(n_rows):
-            mask[i, rng.choice(len(others), 5, replace=False)] = True
-        ev = data.where(mask)
-    else:
-        ev = data[list(rng.choice(others, 5, replace=False))]
-    net.posterior(ev.iloc[:10], target)
+            mask[i, rng.choice(len(others), k, replace=False)] = True
+        return data.where(mask)
+    return data[list(rng.choice(others, k, replace=False))]
+
+
+def _best(net, ev, target, repeats=5):
     # best of 5 (timeit's convention): the shared machine's load only ever adds time
-    ours = float("inf")
-    for _ in range(5):
+    best = float("inf")
+    for _ in range(repeats):
         t0 = time.perf_counter()
         post = net.posterior(ev, target)
-        ours = min(ours, time.perf_counter() - t0)
+        best = min(best, time.perf_counter() - t0)
+    return best, post
+
+
+def batch(net, ve, n_rows, n_pgmpy, rng, mixed):
+    target = "HYPOVOLEMIA"
+    ev = _rows(net, n_rows, rng, mixed, target)
+    extra = {}
+    if mixed:
+        # compiles the numba kernel (fresh cache folder); "auto" would wait for a batch of 2,000
+        # distinct rows before paying for that, and afterwards uses the tree for every such batch
+        bn_network._ENGINE = "junction"
+        t0 = time.perf_counter()
+        net.posterior(ev.iloc[:10], target)
+        extra["compile"] = time.perf_counter() - t0
+        bn_network._ENGINE = "auto"
+        assert junction.kernel_ready()
+        # the einsum engine (what answers without numba): per-row likelihood vectors
+        bn_network._ENGINE = "einsum"
+        net.posterior(ev.iloc[:10], target)
+        extra["einsum"] = n_rows / _best(net, ev, target, 3)[0]
+        bn_network._ENGINE = "auto"
+    else:
+        net.posterior(ev.iloc[:10], target)
+    ours, post = _best(net, ev, target)
     t0 = time.perf_counter()
     err = 0.0
     for i in range(n_pgmpy):
@@ -83,7 +122,26 @@ def batch(net, ve, n_rows, n_pgmpy, rng, mixed):
         p = _pgmpy_row(ve, target, e, list(post.columns))
         err = max(err, float(np.abs(p - post.iloc[i].to_numpy()).max()))
     theirs = (time.perf_counter() - t0) / n_pgmpy
-    return n_rows / ours, 1.0 / theirs, err
+    if mixed:
+        extra["with_compile"] = n_rows / (ours + extra["compile"])
+        # the same rows given as categorical columns (their codes are used directly)
+        cat = ev.astype("category")
+        cat_time, cat_post = _best(net, cat, target)
+        assert np.array_equal(cat_post.to_numpy(), post.to_numpy())
+        extra["categorical"] = n_rows / cat_time
+    return n_rows / ours, 1.0 / theirs, err, extra
+
+
+def cached_load_seconds() -> float:
+    """Seconds a new process needs for its first junction-tree call when numba's cache is warm."""
+    code = ("import time, numpy as np; from probwb.bn import BayesNet, junction; "
+            "net = BayesNet.from_bundled('asia'); t = junction.build_tree(net._parents, net._cards, "
+            "net._cpts); r = junction.root_tree(t, 0); c = np.zeros((1, 1), dtype=np.int64); "
+            "t0 = time.perf_counter(); junction.tree_rows(t, r, c, [1]); "
+            "print(time.perf_counter() - t0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "NUMBA_CACHE_DIR": _CACHE}, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def large_networks(names, n_rows, rng):
@@ -113,10 +171,35 @@ def large_networks(names, n_rows, rng):
             scopes = [(*net._parents[v], v) for v in range(len(nodes))]
             order = sorted(range(len(nodes)), key=net._rank.__getitem__)
             whole = kernels._schedule(scopes, order, net._cards, (), ())[2]
-            rows.append((name, len(nodes), f"{load:.1f}", f"{n_rows / first:,.0f}", f"{n_rows / again:,.0f}",
-                         f"{single * 1e3:.1f}", f"{plan.max_table:,}", f"{whole:,}", "ok"))
+            status = "ok"
         except MemoryError as exc:
-            rows.append((name, len(nodes), f"{load:.1f}", "-", "-", "-", "-", "-", f"failed: {exc}"))
+            rows.append((name, len(nodes), f"{load:.1f}", "-", "-", "-", "-", "-", "-", "-",
+                         f"failed: {exc}"))
+            continue
+        # each row its own 5 observed columns: the junction tree where its cliques fit. Fewer rows
+        # (the table says how many): on the big networks this costs milliseconds per row
+        t0 = time.perf_counter()
+        tree = net._junction({})
+        build = time.perf_counter() - t0
+        n_mixed = min(n_rows, 1000 if tree is not None else 50)
+        mask = np.zeros((n_mixed, len(others)), dtype=bool)
+        for i in range(n_mixed):
+            mask[i, rng.choice(len(others), 5, replace=False)] = True
+        mixed = data[others].iloc[:n_mixed].astype(str).where(mask)
+        try:
+            t0 = time.perf_counter()
+            net.posterior(mixed, target)
+            mixed_first = time.perf_counter() - t0
+            mixed_best = _best(net, mixed, target, 3 if mixed_first < 1 else 1)[0]
+            engine = "junction tree" if tree is not None else "einsum: cliques too large for a tree"
+            mixed_txt = (f"{n_mixed / mixed_first:,.0f}",
+                         f"{n_mixed / mixed_best:,.0f} ({n_mixed:,} rows, {engine})")
+        except Exception as exc:  # noqa: BLE001 - the table reports whatever stopped it
+            mixed_txt = ("-", f"failed: {type(exc).__name__}")
+        jt_txt = f"{tree.total_entries:,} ({build:.1f} s)" if tree is not None else "too large"
+        rows.append((name, len(nodes), f"{load:.1f}", f"{n_rows / first:,.0f}", f"{n_rows / again:,.0f}",
+                     *mixed_txt, f"{single * 1e3:.1f}", f"{plan.max_table:,}", f"{whole:,}", jt_txt,
+                     status))
     return rows
 
 
@@ -136,11 +219,15 @@ def main() -> None:
     n_pg = 20 if args.quick else 200
 
     ours_q, pg_q, err_q = single_queries(net, ve, n_q, rng)
-    ours_b, pg_b, err_b = batch(net, ve, n_rows, n_pg, rng, mixed=False)
-    ours_m, pg_m, err_m = batch(net, ve, n_rows, n_pg, rng, mixed=True)
+    ours_b, pg_b, err_b, _ = batch(net, ve, n_rows, n_pg, rng, mixed=False)
+    ours_m, pg_m, err_m, ex = batch(net, ve, n_rows, n_pg, rng, mixed=True)
+    load_s = cached_load_seconds()
+
+    import numba
 
     print(f"# probwb.bn vs pgmpy {pgmpy.__version__} VariableElimination — ALARM\n")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}; "
+    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+          f"numba {numba.__version__}; {os.cpu_count()} CPU cores; "
           f"{'quick run' if args.quick else 'full run'}\n")
     print("| scenario | pgmpy | probwb | ratio | max abs difference |")
     print("| --- | --- | --- | --- | --- |")
@@ -148,18 +235,28 @@ def main() -> None:
           f"{ours_q * 1e3:.3f} ms | {pg_q / ours_q:.1f}x faster | {err_q:.1e} |")
     print(f"| {n_rows:,} rows, same 5 observed columns: rows/s | {pg_b:,.0f} (VE loop, {n_pg} rows timed, "
           f"extrapolated) | {ours_b:,.0f} | {ours_b / pg_b:,.0f}x | {err_b:.1e} |")
-    print(f"| {n_rows:,} rows, each its own 5 observed columns: rows/s | {pg_m:,.0f} (VE loop, {n_pg} rows "
-          f"timed, extrapolated) | {ours_m:,.0f} | {ours_m / pg_m:,.0f}x | {err_m:.1e} |")
+    print(f"| {n_rows:,} rows, each its own 5 observed columns: rows/s (junction tree, numba compile "
+          f"excluded) | {pg_m:,.0f} (VE loop, {n_pg} rows timed, extrapolated) | {ours_m:,.0f} | "
+          f"{ours_m / pg_m:,.0f}x | {err_m:.1e} |")
+    print(f"| same, rows/s including the numba compile ({ex['compile']:.2f} s, fresh cache) | {pg_m:,.0f} | "
+          f"{ex['with_compile']:,.0f} | {ex['with_compile'] / pg_m:,.0f}x | |")
+    print(f"| same, evidence as categorical columns instead of strings | {pg_m:,.0f} | "
+          f"{ex['categorical']:,.0f} | {ex['categorical'] / pg_m:,.0f}x | |")
+    print(f"| same, einsum engine (no numba: per-row likelihood vectors) | {pg_m:,.0f} | "
+          f"{ex['einsum']:,.0f} | {ex['einsum'] / pg_m:,.0f}x | |")
+    print(f"\nnumba kernel: compile {ex['compile']:.2f} s in this process (fresh cache folder); "
+          f"a new process with the cache filled loads it in {load_s:.2f} s.")
 
     names = ["child", "insurance", "hailfinder"] if args.quick else \
         ["hailfinder", "hepar2", "win95pts", "pathfinder", "andes", "munin1", "pigs", "link"]
-    print("\n## Larger bundled networks: batched posterior, 5 observed columns, "
-          f"{1000 if args.quick else 10_000} rows\n")
-    print("| network | nodes | load s | rows/s (incl. compile) | rows/s (cached plan) | first single query ms "
-          "| largest table (this query) | largest table (whole network, no pruning) "
-          "| status |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for row in large_networks(names, 1000 if args.quick else 10_000, rng):
+    n_large = 1000 if args.quick else 10_000
+    print(f"\n## Larger bundled networks: batched posterior, 5 observed columns, {n_large:,} rows\n")
+    print("| network | nodes | load s | same columns: rows/s (incl. plan compile) | same columns: rows/s "
+          "(cached plan) | own columns per row: rows/s (first call) | own columns per row: rows/s "
+          "(best of up to 3; rows, engine) | first single query ms | largest table (this query) "
+          "| largest table (whole network, no pruning) | junction tree entries (build s) | status |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in large_networks(names, n_large, rng):
         print("| " + " | ".join(str(x) for x in row) + " |")
 
 

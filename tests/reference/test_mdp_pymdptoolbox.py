@@ -60,3 +60,34 @@ def test_random_sparse_and_mpi_and_rvi():
     rvi.run()
     mine = solve(ours.with_discount(1.0), "rvi", epsilon=1e-8)
     assert mine.gain == pytest.approx(rvi.average_reward, abs=1e-6)
+
+
+@pytest.mark.parametrize("problem", ["rand", "forest"])
+def test_span_stopping_matches_pymdptoolbox_value_iteration(problem):
+    # pymdptoolbox 4.0b3 ValueIteration stops when span(V_k - V_{k-1}) < eps (1-g)/g (its mdp.py, run()),
+    # the rule of Puterman (1994) Section 6.6.3; its sweep count and policy are the reference answer here.
+    if problem == "rand":
+        np.random.seed(3)  # noqa: NPY002 - pymdptoolbox's rand() draws from the legacy global generator
+        P, R = mdptoolbox.example.rand(40, 3)
+        g = 0.9
+    else:
+        # S = 10: at S >= 60 pymdptoolbox stops one sweep early on its own iteration bound instead
+        P, R = mdptoolbox.example.forest(S=10)
+        g = 0.96
+    eps = 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = mdptoolbox.mdp.ValueIteration(P, R, g, epsilon=eps)
+        ref.run()
+    assert ref.iter < ref.max_iter  # it stopped on the span rule
+    mdp = MDP(P, R, g)
+    res = solve(mdp, "vi", epsilon=eps, stopping="span")
+    assert res.iterations == ref.iter
+    np.testing.assert_array_equal(res.policy_index, ref.policy)
+    # the same last iterate up to the constant midpoint correction probwb adds
+    shift = res.V - np.asarray(ref.V)
+    assert np.ptp(shift) < 1e-9
+    exact = solve(mdp, "pi")
+    assert np.abs(res.V - exact.V).max() < eps / 2
+    # for the sup-norm rule (the default) pymdptoolbox has no counterpart: it needs more sweeps
+    assert solve(mdp, "vi", epsilon=eps).iterations > res.iterations

@@ -373,6 +373,12 @@ class MDP:
 
         return load_model(path, cls)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        # a derived cache (value iteration's tiled layout, as large as P itself): rebuilt on demand
+        state.pop("_vi_layout", None)
+        return state
+
     def __repr__(self) -> str:
         h = f", horizon={self.horizon}" if self.horizon else ""
         return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, nnz={self.P.nnz}, "

@@ -139,6 +139,8 @@ def solve(
     m: int = 20,
     horizon: int | None = None,
     aperiodicity: float = 0.0,
+    stopping: str = "sup",
+    kernel: str = "auto",
     quiet: bool = True,
 ) -> SolveResult:
     """Solve ``mdp`` and return a :class:`SolveResult`.
@@ -150,6 +152,13 @@ def solve(
     ``mdp.horizon`` epochs; time-dependent policy), ``relative_value_iteration`` (average reward; stops when
     the span of ``T h - h`` is below ``epsilon``; ``aperiodicity`` in [0, 1) mixes in a self-loop so periodic
     chains converge). ``quiet=False`` shows progress on an interactive stderr.
+
+    Value iteration only: ``stopping="span"`` stops instead when the span of ``V_{k+1} - V_k`` is below
+    ``epsilon (1-g)/g`` (Puterman 6.6.3, pymdptoolbox's rule; the policy is still epsilon-optimal and the
+    returned midpoint-corrected values are within ``epsilon/2`` of ``V*``, usually after far fewer sweeps);
+    ``kernel`` picks the sweep implementation (see :func:`probwb.mdp.kernels.value_iteration`: ``"auto"``,
+    ``"scipy"``, ``"csr"``, ``"tiled"``). The tiled layout ``"auto"`` may build for large scattered models is
+    cached on ``mdp`` and reused by later solves.
     """
     name = _ALIASES.get(method, method)
     if name not in METHODS:
@@ -160,10 +169,17 @@ def solve(
         raise ModelError(f"unknown method {method!r}{hint}; choose one of {list(METHODS)}")
     if not (epsilon > 0):
         raise ModelError(f"epsilon must be positive, found {epsilon}")
+    if stopping not in K.STOPPING:
+        raise ModelError(f"stopping must be one of {list(K.STOPPING)}; found {stopping!r}")
+    if kernel not in K.KERNELS:
+        raise ModelError(f"kernel must be one of {list(K.KERNELS)}; found {kernel!r}")
+    if name != "value_iteration" and (stopping != "sup" or kernel != "auto"):
+        raise ModelError(f"stopping= and kernel= apply to method='value_iteration' only; found method={name!r} "
+                         f"with stopping={stopping!r}, kernel={kernel!r}")
     t0 = time.perf_counter()
     fn = _SOLVERS[name]
     res = fn(mdp, epsilon=epsilon, max_iter=max_iter, policy0=policy0, V0=V0, evaluation=evaluation,
-             m=m, horizon=horizon, aperiodicity=aperiodicity, quiet=quiet)
+             m=m, horizon=horizon, aperiodicity=aperiodicity, stopping=stopping, kernel=kernel, quiet=quiet)
     res.timings["total"] = time.perf_counter() - t0
     if not res.converged:
         warnings.warn(f"{name} stopped after {res.iterations} iterations without meeting its stopping rule "
@@ -178,20 +194,46 @@ def _bar(total: int | None, desc: str, quiet: bool) -> Progress:
     return Progress(total=total, desc=desc, disable=quiet)
 
 
-def _vi(mdp: MDP, *, epsilon, max_iter, V0, quiet, **_: Any) -> SolveResult:
+def _vi_layout(mdp: MDP, kernel: str) -> K.TiledLayout | None:
+    """The tiled layout for ``mdp`` (built at most once per transition matrix and cached on it), or None."""
+    if kernel not in ("auto", "tiled") or (kernel == "auto" and mdp.P.nnz < K.NUMBA_MIN_NNZ) or not K.has_numba():
+        return None
+    key = (id(mdp.P), id(mdp.P.data), mdp.P.nnz)
+    cached = mdp.__dict__.get("_vi_layout")
+    if cached is not None and cached[0] == key and (cached[1] is not None or kernel == "auto"):
+        return cached[1]
+    if kernel == "auto":
+        layout = K.choose_layout(mdp.P, mdp.n_actions)
+    else:
+        layout = K.build_tiled_layout(mdp.P, mdp.n_actions)
+    mdp._vi_layout = (key, layout)
+    return layout
+
+
+def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -> SolveResult:
     _check_discounted(mdp, "value iteration")
     g = mdp.discount
     max_iter = max_iter or 100_000
     t0 = time.perf_counter()
+    layout = _vi_layout(mdp, kernel)
+    if kernel == "auto":
+        kernel = K.auto_kernel(mdp.P, layout)
+    # compile before the timed loop, so timings["solve"] is the sweeps alone
+    compile_s = K.warm_up(kernel, None if K.default_parallel(mdp.n_states) else False)
+    t1 = time.perf_counter()
     with _bar(None, "value iteration", quiet) as bar:
         cb = None if quiet else (lambda k, c: bar.update(1, f"change {c:.3g}"))
         V, pol, k, change, conv = K.value_iteration(mdp.P, mdp.R, g, epsilon=epsilon, max_iter=max_iter,
-                                                    V0=V0, callback=cb)
-    t1 = time.perf_counter()
+                                                    V0=V0, callback=cb, stopping=stopping, kernel=kernel,
+                                                    layout=layout)
+    t2 = time.perf_counter()
     Q = K.q_values(mdp.P, mdp.R, V, g)
+    thresh = K.vi_threshold(epsilon, g) if stopping == "sup" else epsilon * (1 - g) / g
     return SolveResult(mdp, "value_iteration", pol, V, Q, k, k + 1, conv, float(np.abs(Q.max(0) - V).max()),
-                       {"solve": t1 - t0}, info={"last_change": change,
-                                                 "threshold": K.vi_threshold(epsilon, g)})
+                       {"setup": t1 - t0, "solve": t2 - t1},
+                       info={"last_change": change, "threshold": thresh, "stopping": stopping, "kernel": kernel,
+                             "compile_s": compile_s,
+                             "layout_build_s": layout.build_seconds if layout is not None else 0.0})
 
 
 def _gs(mdp: MDP, *, epsilon, max_iter, V0, quiet, **_: Any) -> SolveResult:

@@ -5,10 +5,12 @@ cliques, joins them by a maximum-weight spanning tree of separators and multipli
 clique holding its family. :func:`root_tree` roots the tree at the clique holding the target
 that makes evidence paths cheapest and precomputes every clique's evidence-free upward message,
 plus shortcuts for the commonest per-row updates (one observed variable in a clique, one updated
-child). :func:`tree_rows` then answers
-one evidence row at a time, in parallel over rows: only the cliques that are the "home" of an
-observed variable, and their ancestors, get new messages; every other child reuses its constant
-message. Entries that contradict the evidence are skipped, not multiplied by zero, and each message
+child), every clique's message when a single observed node lies below it (per node and state),
+and matrices that carry a message up a path of cliques that only pass it on. :func:`tree_rows`
+then answers one evidence row at a time, in parallel over rows: only the cliques that are the
+"home" of an observed variable, and their ancestors, get new messages; every other child reuses
+its constant message, a subtree with one observation reads its message from the table, and only
+the cliques where two or more evidence paths meet (and the root) are computed. Entries that contradict the evidence are skipped, not multiplied by zero, and each message
 is normalised with its log scale accumulated, so ``log P(evidence)`` never underflows.
 
 The per-row kernel is compiled with numba when it is importable (the ``fast`` extra). Without numba
@@ -38,16 +40,26 @@ __all__ = ["HAVE_NUMBA", "JunctionTree", "RootedTree", "build_tree", "kernel_rea
            "tree_rows"]
 
 
-def _jit():
+def _jit(inline: bool = False):
     if numba is None:
         return lambda f: f
-    return numba.njit(cache=True, nogil=True)
+    # inlined at numba's IR level: a call passing a dozen arrays costs more than the helper's work
+    return numba.njit(cache=True, nogil=True, error_model="numpy",
+                      inline="always" if inline else "never")
 
 
 #: rootings (targets) cached per tree
 _MAX_ROOTINGS = 8
 #: fewer rows than this per thread are not worth a thread
 _ROWS_PER_THREAD = 1000
+#: float64 entries (8 bytes each) the single-observation message table of one rooting may hold:
+#: 16 MB, up to 8 rootings cached (ALARM needs 6,686 entries, pathfinder 1.6M; andes, 7.7M, gained
+#: only 8% from its table)
+_MAX_SINGLE = 2_000_000
+#: float64 entries the path-jump matrices of one rooting may hold
+_MAX_JUMP = 4_000_000
+#: entries of the largest single link or path matrix built for them
+_MAX_LINK = 1 << 16
 
 
 def kernel_ready() -> bool:
@@ -71,7 +83,14 @@ class RootedTree:
     ``v`` among that clique's variables. Shortcuts: ``amat[a_off[ch]:]`` is the matrix from child
     ``ch``'s message to its parent's message (or the target's states at the root), ``-1`` where not
     kept; ``evec[e_off[k_off[c] + k] + s * n_out:]`` is clique ``c``'s message when only its ``k``-th
-    variable is observed, in state ``s``.
+    variable is observed, in state ``s``. ``sg[sg_off[c, v] + s * (msg_size[c] + 1):]`` is clique
+    ``c``'s upward message when node ``v``, in state ``s``, is the only observed node in ``c``'s
+    subtree: first the summed log scales of the subtree (``-inf`` when that evidence is impossible),
+    then the message as a ratio to the constant one; ``sg_off[c, v] = -1`` where not kept.
+    ``jm[jo[c, a]:]`` (``-1``: not kept; stored transposed, input-major) is the matrix from clique
+    ``c``'s message (a ratio) to the unnormalised message out of its ancestor ``a`` (the target's states at the root) when every
+    clique from ``c``'s parent up to ``a`` changes only through the child on that path; ``jl[c, a]``
+    sums the log scales of those cliques' other children.
     """
 
     target: int
@@ -98,6 +117,11 @@ class RootedTree:
     k_off: np.ndarray
     e_off: np.ndarray
     evec: np.ndarray
+    sg_off: np.ndarray
+    sg: np.ndarray
+    jo: np.ndarray
+    jl: np.ndarray
+    jm: np.ndarray
 
 
 @dataclass
@@ -437,9 +461,14 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
             pos += len(vec)
     e_off_arr = np.array(e_off, dtype=np.int64) if e_off else np.zeros(1, dtype=np.int64)
     evec = np.concatenate(vecs) if vecs else np.zeros(1)
+    sg_off, sg = _single_table(tree, root, parent, children, home, homepos, maps_arr, up_off,
+                               dn_off, msg_off, msg_size, const_sub_log, cbase, inv_const, k_off,
+                               e_off_arr, evec)
+    jo, jl, jm = _jump_table(tree, root, tpos, tcard, parent, children, maps_arr, up_off, dn_off,
+                             msg_off, msg_size, const_sub_log, cbase, inv_const)
     rooted = RootedTree(target, root, tpos, tcard, order, parent, ch_ptr, ch_idx, up_off, dn_off,
                         maps_arr, msg_off, msg_size, const_msg, const_sub_log, home, homepos, cbase,
-                        inv_const, a_off, amat, k_off, e_off_arr, evec)
+                        inv_const, a_off, amat, k_off, e_off_arr, evec, sg_off, sg, jo, jl, jm)
     # a rooting holds a few arrays the size of the whole tree: keep only the latest targets'
     if len(tree.rooted) >= _MAX_ROOTINGS:
         tree.rooted.pop(next(iter(tree.rooted)))
@@ -447,11 +476,204 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
     return rooted
 
 
+def _single_table(tree: JunctionTree, root: int, parent: np.ndarray, children: list[list[int]],
+                  home: np.ndarray, homepos: np.ndarray, maps: np.ndarray, up_off: np.ndarray,
+                  dn_off: np.ndarray, msg_off: np.ndarray, msg_size: np.ndarray,
+                  const_sub_log: np.ndarray, cbase: np.ndarray, inv_const: np.ndarray,
+                  k_off: np.ndarray, e_off: np.ndarray, evec: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(sg_off, sg)``: every non-root clique's upward message when exactly one observed
+    node lies in its subtree, per node and state (layout in :class:`RootedTree`).
+
+    A row's observations rarely meet below the root's neighbourhood (5 observed nodes merge in at
+    most 4 cliques), so with this table a row recomputes only the cliques where two or more
+    evidence paths join, instead of every clique on every path. Kept only while the table holds
+    at most ``_MAX_SINGLE`` entries (the paths of large networks are long); otherwise ``sg_off``
+    is all -1 and every path is recomputed.
+    """
+    nc = len(tree.cliques)
+    n_nodes = len(tree.cards)
+    sg_off = np.full((nc, n_nodes), -1, dtype=np.int64)
+    paths = []
+    need = 0
+    for v in range(n_nodes):
+        path = []
+        c = int(home[v])
+        while c != root:
+            path.append(c)
+            c = int(parent[c])
+        paths.append(path)
+        need += sum(tree.cards[v] * (int(msg_size[c]) + 1) for c in path)
+    if need > _MAX_SINGLE:
+        return sg_off, np.zeros(1)
+    sg = np.empty(need)
+    pos = 0
+    for v, path in enumerate(paths):
+        card = tree.cards[v]
+        prev = -1
+        ratio = np.zeros((card, 0))
+        logs = np.zeros(card)
+        for c in path:
+            ms = int(msg_size[c])
+            sz = int(tree.size[c])
+            if prev < 0:
+                # v's home: the message per state of v, as the kernel's one-observation shortcut
+                o = int(e_off[k_off[c] + homepos[v]])
+                msg = evec[o:o + card * ms].reshape(card, ms)
+            else:
+                # one updated child: its ratio times the clique's potential (which holds the
+                # child's constant message), summed onto the separator with the parent
+                w = cbase[tree.base_off[c]:tree.base_off[c] + sz]
+                dn = maps[dn_off[prev]:dn_off[prev] + sz]
+                up = maps[up_off[c]:up_off[c] + sz]
+                msg = np.stack([np.bincount(up, weights=w * ratio[s, dn], minlength=ms)
+                                for s in range(card)])
+            tot = msg.sum(axis=1)
+            logs = logs + sum(const_sub_log[ch] for ch in children[c] if ch != prev)
+            alive = tot > 0
+            with np.errstate(divide="ignore"):
+                logs = np.where(alive, logs + np.log(np.where(alive, tot, 1.0)), -np.inf)
+            ratio = np.where(alive[:, None], msg / np.where(alive, tot, 1.0)[:, None], 0.0)
+            ratio = ratio * inv_const[msg_off[c]:msg_off[c] + ms]
+            block = np.concatenate([logs[:, None], ratio], axis=1)
+            sg_off[c, v] = pos
+            sg[pos:pos + block.size] = block.ravel()
+            pos += block.size
+            prev = c
+    return sg_off, sg
+
+
+def _jump_table(tree: JunctionTree, root: int, tpos: int, tcard: int, parent: np.ndarray,
+                children: list[list[int]], maps: np.ndarray, up_off: np.ndarray, dn_off: np.ndarray,
+                msg_off: np.ndarray, msg_size: np.ndarray, const_sub_log: np.ndarray,
+                cbase: np.ndarray, inv_const: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(jo, jl, jm)``: matrices that carry a message up a path of cliques in one product
+    (layout in :class:`RootedTree`).
+
+    Above the clique where a row's evidence paths last merge, the cliques up to the next merge
+    (or the root) only pass one child's message on: on ALARM ~4 such cliques a row, most of the
+    kernel's work once single observations come from a table. The messages are linear in the
+    child's, so the whole path is one matrix (normalising in between only rescales, and the
+    scales multiply up to the sum of the product). A path's matrix is kept where it is at most 4x
+    the entries of the cliques it skips (the dense product is then faster than walking them) and
+    all fit in ``_MAX_JUMP`` entries.
+    """
+    nc = len(tree.cliques)
+    if nc * nc > _MAX_JUMP:
+        return np.full((1, 1), -1, dtype=np.int64), np.zeros((1, 1)), np.zeros(1)
+    jo = np.full((nc, nc), -1, dtype=np.int64)
+    jl = np.zeros((nc, nc))
+    # one link per non-root clique x: x's message (a ratio) -> its parent's unnormalised message
+    links: dict[int, np.ndarray] = {}
+    for x in range(nc):
+        p = int(parent[x])
+        if p < 0:
+            continue
+        sz = int(tree.size[p])
+        n_in = int(msg_size[x])
+        if p == root:
+            st = tree.states[tree.st_off[p]:tree.st_off[p] + sz * tree.nvars[p]].reshape(sz, -1)
+            out_idx = st[:, tpos].astype(np.int64) if tpos >= 0 else np.zeros(sz, dtype=np.int64)
+            n_out = tcard
+        else:
+            out_idx = maps[up_off[p]:up_off[p] + sz].astype(np.int64)
+            n_out = int(msg_size[p])
+        if n_out * n_in > _MAX_LINK:
+            continue
+        w = cbase[tree.base_off[p]:tree.base_off[p] + sz]
+        links[x] = np.bincount(out_idx * n_in + maps[dn_off[x]:dn_off[x] + sz], weights=w,
+                               minlength=n_out * n_in).reshape(n_out, n_in)
+    mats = []
+    pos = 0
+    for c in range(nc):
+        x = c
+        mat = None
+        logs = 0.0
+        walked = 0
+        while x in links and pos < _MAX_JUMP:
+            p = int(parent[x])
+            if mat is None:
+                mat = links[x]
+            else:
+                mat = links[x] @ (inv_const[msg_off[x]:msg_off[x] + msg_size[x], None] * mat)
+            logs += sum(const_sub_log[ch] for ch in children[p] if ch != x)
+            walked += int(tree.size[p])
+            if mat.size > _MAX_LINK:
+                break
+            # a path's matrix may be small where its links are large (a wide separator passed on
+            # to a narrow one): keep walking, keep only the ones that pay
+            if mat.size <= 4 * walked and pos + mat.size <= _MAX_JUMP:
+                jo[c, p] = pos
+                jl[c, p] = logs
+                # stored input-major: the kernel adds column after column, independent sums
+                # that the compiler vectorises (row-major dot products wait on each addition)
+                mats.append(mat.T.ravel())
+                pos += mat.size
+            x = p
+    jm = np.concatenate(mats) if mats else np.zeros(1)
+    return jo, jl, jm
+
+
+@_jit()
+def _jump(c, r, root, tcard, cnt, evc, parent, msg_off, msg_size, inv_const, jo, jl, jm, buf, tmp,
+          done, out):  # pragma: no cover
+    """Carry clique ``c``'s message (in ``buf``) up through the cliques above it that change only
+    through it, by the longest kept path matrix; return the log scale it adds (0.0 when no jump,
+    ``-inf`` when the row's evidence is impossible)."""
+    if c == root or jo.shape[0] == 1:
+        return 0.0
+    top = -1
+    a = c
+    while True:
+        p = parent[a]
+        if p < 0 or evc[p] != 0 or cnt[p] != cnt[c]:
+            break
+        a = p
+        if jo[c, a] >= 0:
+            top = a
+    if top < 0:
+        return 0.0
+    o = jo[c, top]
+    cm = msg_size[c]
+    co = msg_off[c]
+    n_out = tcard if top == root else msg_size[top]
+    for j in range(n_out):
+        tmp[j] = 0.0
+    for i in range(cm):
+        x = buf[co + i]
+        if x == 0.0:
+            continue
+        oi = o + i * n_out
+        for j in range(n_out):
+            tmp[j] += jm[oi + j] * x
+    tot = 0.0
+    for j in range(n_out):
+        tot += tmp[j]
+    a = parent[c]
+    while True:
+        done[a] = True
+        if a == top:
+            break
+        a = parent[a]
+    if not tot > 0.0:
+        return -np.inf
+    inv = 1.0 / tot
+    if top == root:
+        for j in range(n_out):
+            out[r, j] = tmp[j] * inv
+    else:
+        mo = msg_off[top]
+        for j in range(n_out):
+            buf[mo + j] = tmp[j] * inv * inv_const[mo + j]
+    return jl[c, top] + np.log(tot)
+
+
 @_jit()
 def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, parent, ch_ptr,
                 ch_idx, size, nvars, base_off, cbase, st_off, states, byvar, up_off, dn_off, maps,
                 msg_off, msg_size, inv_const, const_sub_log, home, homepos, a_off, amat,
-                k_off, e_off, evec, out, logp):  # pragma: no cover
+                k_off, e_off, evec, sg_off, sg, jo, jl, jm, out, logp):  # pragma: no cover
     nc = order.shape[0]
     maxv = 1
     for c in range(nc):
@@ -459,6 +681,13 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
             maxv = nvars[c]
     buf = np.zeros(max(1, inv_const.shape[0]))
     mark = np.zeros(nc, dtype=np.bool_)
+    # cliques whose message a path matrix from below has already set
+    done = np.zeros(nc, dtype=np.bool_)
+    tmp = np.zeros(max(1, int(msg_size.max()) if nc else 1, tcard))
+    # per clique: how many observed nodes lie in its subtree, and (when one) which and its state
+    cnt = np.zeros(nc, dtype=np.int64)
+    obsv = np.zeros(nc, dtype=np.int64)
+    obss = np.zeros(nc, dtype=np.int64)
     evc = np.zeros(nc, dtype=np.int64)
     evpos = np.zeros((nc, maxv), dtype=np.int64)
     evst = np.zeros((nc, maxv), dtype=np.int64)
@@ -478,23 +707,47 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
             evcard[h, evc[h]] = node_cards[v]
             evc[h] += 1
             c = h
-            while c >= 0 and not mark[c]:
+            while c >= 0:
                 mark[c] = True
+                cnt[c] += 1
+                obsv[c] = v
+                obss[c] = s
                 c = parent[c]
         mark[root] = True
         logsc = 0.0
         dead = False
         for idx in range(nc):
             c = order[idx]
-            if not mark[c]:
+            if not mark[c] or done[c]:
+                continue
+            is_root = c == root
+            mo = msg_off[c]
+            ms = msg_size[c]
+            if not is_root and cnt[c] == 1 and sg_off[c, obsv[c]] >= 0:
+                p = parent[c]
+                if p != root and cnt[p] == 1 and sg_off[p, obsv[p]] >= 0:
+                    continue  # the parent's tabled message covers this subtree
+                o = sg_off[c, obsv[c]] + obss[c] * (ms + 1)
+                if sg[o] == -np.inf:
+                    dead = True
+                    break
+                logsc += sg[o]
+                for t in range(ms):
+                    buf[mo + t] = sg[o + 1 + t]
+                p = parent[c]
+                if evc[p] != 0 or cnt[p] != cnt[c] or jo.shape[0] == 1:
+                    continue  # the parent merges: no path to jump
+                add = _jump(c, r, root, tcard, cnt, evc, parent, msg_off, msg_size, inv_const, jo,
+                            jl, jm, buf, tmp, done, out)
+                if add == -np.inf:
+                    dead = True
+                    break
+                logsc += add
                 continue
             nv = nvars[c]
             so = st_off[c]
             bo = base_off[c]
             ne = evc[c]
-            is_root = c == root
-            mo = msg_off[c]
-            ms = msg_size[c]
             um = up_off[c]
             if is_root:
                 for t in range(tcard):
@@ -611,6 +864,15 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
                 # stored as a ratio to the constant message, which cbase already holds
                 for t in range(ms):
                     buf[mo + t] *= inv * inv_const[mo + t]
+                p = parent[c]
+                if evc[p] != 0 or cnt[p] != cnt[c] or jo.shape[0] == 1:
+                    continue  # the parent merges: no path to jump
+                add = _jump(c, r, root, tcard, cnt, evc, parent, msg_off, msg_size, inv_const, jo,
+                            jl, jm, buf, tmp, done, out)
+                if add == -np.inf:
+                    dead = True
+                    break
+                logsc += add
         if dead:
             logp[r] = -np.inf
             for t in range(tcard):
@@ -619,7 +881,9 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
             logp[r] = logsc
         for c in range(nc):
             mark[c] = False
+            done[c] = False
             evc[c] = 0
+            cnt[c] = 0
 
 
 def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nodes: Sequence[int],
@@ -646,7 +910,7 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
             rooted.cbase, tree.st_off, tree.states, tree.byvar, rooted.up_off, rooted.dn_off,
             rooted.maps, rooted.msg_off, rooted.msg_size, rooted.inv_const, rooted.const_sub_log,
             rooted.home, rooted.homepos, rooted.a_off, rooted.amat, rooted.k_off, rooted.e_off,
-            rooted.evec, out, logp)
+            rooted.evec, rooted.sg_off, rooted.sg, rooted.jo, rooted.jl, rooted.jm, out, logp)
     use_numba = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
     if not use_numba:
         getattr(_rows_block, "py_func", _rows_block)(0, n, *args)

@@ -46,6 +46,9 @@ _ENGINE = "auto"
 _LOG_TINY = float(np.log(1e-300))
 # below this many distinct rows a first (compiling) use of the junction-tree kernel does not pay
 _JT_MIN_ROWS = 2000
+# from this many string cells on, one compiled pass codes them (per-column hashing costs ~0.2 ms a
+# column of 10,000 cells, mostly per-column overhead when cells are missing)
+_WIDE_CELLS = 100_000
 
 
 def _hint(name: object, valid: Iterable[str]) -> str:
@@ -98,16 +101,27 @@ def _arrow_codes(col: pd.Series, states: Sequence[str]) -> np.ndarray | None:
     return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def _count_patterns(mask: np.ndarray) -> int:
+    """The number of distinct rows of the boolean matrix ``mask``."""
+    n, k = mask.shape
+    if k <= 64:
+        # each row's pattern as the bits of one 8-byte key (packbits: no integer matrix product)
+        keys = np.zeros((n, 8), dtype=np.uint8)
+        keys[:, :(k + 7) // 8] = np.packbits(mask, axis=1)
+        return len(pd.unique(keys.view(np.uint64).ravel()))
+    return len(_unique_masks(mask)[0])
+
+
 def _many_patterns(mask: np.ndarray) -> bool:
     """Whether the observed-column patterns of ``mask`` are many and small (more than 8, fewer than
     64 rows each on average): then one pass over all rows beats a plan per pattern."""
-    n, k = mask.shape
-    if k <= 62:
-        keys = mask.astype(np.int64) @ (np.int64(1) << np.arange(k, dtype=np.int64))
-        n_pat = len(pd.unique(keys))
-    else:
-        n_pat = len(_unique_masks(mask)[0])
-    return n_pat > 8 and n / n_pat < 64
+    n = mask.shape[0]
+    need = max(8, n / 64)  # more distinct patterns than this
+    # the first rows often settle it: they cannot have more patterns than all rows have
+    head = min(n, 1024)
+    if head < n and _count_patterns(mask[:head]) > need:
+        return True
+    return _count_patterns(mask) > need
 
 
 def _topological(names: Sequence[str], parents: Mapping[str, Sequence[str]]) -> list[str]:
@@ -496,7 +510,10 @@ class BayesNet:
     def _encode(self, data: pd.DataFrame, columns: Sequence[str], where: str = "data") -> np.ndarray:
         """Return ``(n_rows, len(columns))`` state codes, -1 for missing; unknown values raise."""
         out = np.empty((len(data), len(columns)), dtype=np.int64)
+        done = self._encode_wide(data, columns, out)
         for j, c in enumerate(columns):
+            if done[j]:
+                continue
             v = self._index[c]
             col = data[c]
             if _arrow_strings(col):
@@ -526,6 +543,37 @@ class BayesNet:
                     f"({int(bad.sum())} such value(s))")
             out[:, j] = codes
         return out
+
+    def _encode_wide(self, data: pd.DataFrame, columns: Sequence[str], out: np.ndarray) -> np.ndarray:
+        """Code a large frame's pyarrow string columns in one compiled pass into ``out``; return
+        which columns were coded (none when numba is absent, the frame is small or a value is not
+        a state: the per-column path then codes them and names any bad value)."""
+        done = np.zeros(len(columns), dtype=bool)
+        if len(data) * len(columns) < _WIDE_CELLS:
+            return done
+        from probwb.bn import encoding
+
+        if not encoding.HAVE_NUMBA:
+            return done
+        import pyarrow as pa
+
+        picks, arrays, states = [], [], []
+        for j, c in enumerate(columns):
+            col = data[c]
+            v = self._index[c]
+            if _arrow_strings(col) and len(self._states[v]) <= encoding.MAX_STATES:
+                picks.append(j)
+                arrays.append(pa.array(col.array))
+                states.append(self._states[v])
+        if len(picks) * len(data) < _WIDE_CELLS:
+            return done
+        try:
+            ok = encoding.arrow_state_codes(arrays, states, out, picks)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # chunks of different string types
+            ok = False
+        if ok:
+            done[picks] = True
+        return done
 
     def _full_codes(self, data: pd.DataFrame, allow_missing_columns: Sequence[str] = ()) -> np.ndarray:
         codes = np.full((len(data), len(self._names)), -1, dtype=np.int64)
@@ -1008,38 +1056,34 @@ class BayesNet:
                         f"do({cols[j]}={self._states[v][dd[v]]!r})")
             else:
                 keep.append(j)
-        codes = codes[:, keep]
-        col_ids = [col_ids[j] for j in keep]
+        if len(keep) < len(col_ids):
+            codes = codes[:, keep]
+            col_ids = [col_ids[j] for j in keep]
         sampled = interval is not None
         rng = check_random_state(random_state if random_state is not None else self.random_state) \
             if sampled else None
         n = len(evidence)
         card = self._cards[tv]
-        out = np.empty((n_samples, n, card) if sampled else (n, card))
-
-        if tv in dd:
-            res = np.zeros(card)
-            res[dd[tv]] = 1.0
-            out[...] = res
-        elif n and not sampled and _many_patterns(codes >= 0) and self._use_junction(n):
-            # rows observing different columns are rarely identical: no de-duplication pass
-            res = self._posterior_tree(codes, col_ids, tv, dd, evidence, np.arange(n))
-            if res is None:
-                uniq, inv = _unique_rows(codes, [self._cards[v] for v in col_ids])
-                res = self._posterior_unique(uniq, col_ids, tv, dd, False, 1, None, evidence, inv)
-                out[...] = res[inv]
-            else:
-                out[...] = res
-        elif n:
+        out = None
+        if n and not sampled and tv not in dd and _many_patterns(codes >= 0) and self._use_junction(n):
+            # rows observing different columns are rarely identical: no de-duplication pass, and
+            # the kernel's array is the answer (no copy)
+            out = self._posterior_tree(codes, col_ids, tv, dd, evidence, np.arange(n))
+        if out is None and (tv in dd or not n):
+            out = np.empty((n_samples, n, card) if sampled else (n, card))
+            if tv in dd:
+                out[...] = 0.0
+                out[..., dd[tv]] = 1.0
+        elif out is None:
+            # also where the tree declined (cliques too large): distinct rows, elimination
             uniq, inv = _unique_rows(codes, [self._cards[v] for v in col_ids])
             res = self._posterior_unique(uniq, col_ids, tv, dd, sampled, n_samples, rng, evidence, inv)
-            if sampled:
-                out[...] = res[:, inv]
-            else:
-                out[...] = res[inv]
+            out = res[:, inv] if sampled else res[inv]
         states = self._states[tv]
         if not sampled:
-            return pd.DataFrame(out, index=evidence.index, columns=pd.Index(states, name=target))
+            # ``out`` is a fresh array of this call: the frame may own it without a copy
+            return pd.DataFrame(out, index=evidence.index, columns=pd.Index(states, name=target),
+                                copy=False)
         lo, hi = self._interval_bounds(interval)
         point = self.posterior(evidence, target, do) if n else None
         parts = {"probability": point.to_numpy() if point is not None else out.mean(axis=0),

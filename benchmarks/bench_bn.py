@@ -40,7 +40,7 @@ import pandas as pd
 _CACHE = tempfile.mkdtemp(prefix="probwb-bench-numba-")
 os.environ["NUMBA_CACHE_DIR"] = _CACHE
 
-from probwb.bn import BayesNet, junction, kernels  # noqa: E402
+from probwb.bn import BayesNet, encoding, junction, kernels  # noqa: E402
 from probwb.bn import network as bn_network  # noqa: E402
 
 
@@ -94,6 +94,12 @@ def _best(net, ev, target, repeats=5):
     return best, post
 
 
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def batch(net, ve, n_rows, n_pgmpy, rng, mixed):
     target = "HYPOVOLEMIA"
     ev = _rows(net, n_rows, rng, mixed, target)
@@ -104,9 +110,13 @@ def batch(net, ve, n_rows, n_pgmpy, rng, mixed):
         bn_network._ENGINE = "junction"
         t0 = time.perf_counter()
         net.posterior(ev.iloc[:10], target)
+        # the one-pass coder of wide string frames is compiled on its first large frame (from
+        # 100,000 cells: not in a --quick run)
+        net._encode(ev, list(ev.columns))
         extra["compile"] = time.perf_counter() - t0
         bn_network._ENGINE = "auto"
         assert junction.kernel_ready()
+        assert bool(encoding._match_cells.signatures) == (ev.size >= bn_network._WIDE_CELLS)
         # the einsum engine (what answers without numba): per-row likelihood vectors
         bn_network._ENGINE = "einsum"
         net.posterior(ev.iloc[:10], target)
@@ -115,6 +125,18 @@ def batch(net, ve, n_rows, n_pgmpy, rng, mixed):
     else:
         net.posterior(ev.iloc[:10], target)
     ours, post = _best(net, ev, target)
+    if mixed:
+        # where the call's time goes: coding the frame, the kernel (all threads), the rest
+        cols = list(ev.columns)
+        codes = net._encode(ev, cols)
+        tree = net._junction({})
+        rooted = junction.root_tree(tree, net._index[target])
+        ids = [net._index[c] for c in cols]
+        extra["encode"] = min(_timed(lambda: net._encode(ev, cols)) for _ in range(5))
+        extra["kernel"] = min(_timed(lambda: junction.tree_rows(tree, rooted, codes, ids))
+                              for _ in range(5))
+        extra["kernel1"] = min(_timed(lambda: junction.tree_rows(tree, rooted, codes, ids, threads=1))
+                               for _ in range(5))
     t0 = time.perf_counter()
     err = 0.0
     for i in range(n_pgmpy):
@@ -137,7 +159,10 @@ def cached_load_seconds() -> float:
     code = ("import time, numpy as np; from probwb.bn import BayesNet, junction; "
             "net = BayesNet.from_bundled('asia'); t = junction.build_tree(net._parents, net._cards, "
             "net._cpts); r = junction.root_tree(t, 0); c = np.zeros((1, 1), dtype=np.int64); "
+            "import pyarrow as pa; from probwb.bn import encoding; "
+            "a = [pa.array(['yes', None], type=pa.large_string())]; o = np.empty((2, 1), np.int64); "
             "t0 = time.perf_counter(); junction.tree_rows(t, r, c, [1]); "
+            "encoding.arrow_state_codes(a, [['yes', 'no']], o, [0]); "
             "print(time.perf_counter() - t0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "NUMBA_CACHE_DIR": _CACHE}, check=True)
@@ -244,8 +269,11 @@ def main() -> None:
           f"{ex['categorical']:,.0f} | {ex['categorical'] / pg_m:,.0f}x | |")
     print(f"| same, einsum engine (no numba: per-row likelihood vectors) | {pg_m:,.0f} | "
           f"{ex['einsum']:,.0f} | {ex['einsum'] / pg_m:,.0f}x | |")
-    print(f"\nnumba kernel: compile {ex['compile']:.2f} s in this process (fresh cache folder); "
-          f"a new process with the cache filled loads it in {load_s:.2f} s.")
+    print(f"\nnumba kernel and string coder: compile {ex['compile']:.2f} s in this process (fresh cache "
+          f"folder); a new process with the cache filled loads them in {load_s:.2f} s.")
+    print(f"\nTime split of the {n_rows:,}-row call (own columns, best of 5 each): coding the string "
+          f"frame {ex['encode'] * 1e3:.2f} ms, junction-tree kernel {ex['kernel'] * 1e3:.2f} ms "
+          f"({ex['kernel1'] * 1e3:.2f} ms on one thread), whole call {n_rows / ours_m * 1e3:.2f} ms.")
 
     names = ["child", "insurance", "hailfinder"] if args.quick else \
         ["hailfinder", "hepar2", "win95pts", "pathfinder", "andes", "munin1", "pigs", "link"]

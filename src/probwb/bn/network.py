@@ -839,6 +839,13 @@ class BayesNet:
         t = [self._node_id(n) for n in names]
         if len(set(t)) != len(t):
             raise DataError(f"variables lists a node twice: {names}")
+        ev, dd = self._evidence_and_do(evidence, do)
+        return t, ev, dd
+
+    def _evidence_and_do(self, evidence: Mapping[str, Any] | None, do: Mapping[str, Any] | None
+                         ) -> tuple[dict[int, int], dict[int, int]]:
+        """Evidence and intervention as ids; evidence on an intervened node is dropped when it agrees
+        and raises ImpossibleEvidenceError when it contradicts the intervention."""
         ev = self._evidence_ids(evidence)
         dd = self._evidence_ids(do)
         for v, s in list(ev.items()):
@@ -848,7 +855,7 @@ class BayesNet:
                         f"evidence {self._names[v]}={self._states[v][s]!r} contradicts the intervention "
                         f"do({self._names[v]}={self._states[v][dd[v]]!r})")
                 del ev[v]
-        return t, ev, dd
+        return ev, dd
 
     def _joint_table(self, t: list[int], ev: dict[int, int], dd: dict[int, int],
                      cpts: Sequence[np.ndarray] | None = None, sampled: bool = False) -> np.ndarray:
@@ -1005,15 +1012,7 @@ class BayesNet:
 
     def _mpe(self, evidence: Mapping[str, Any] | None, do: Mapping[str, Any] | None) -> dict[str, str]:
         self._check_fitted()
-        ev = self._evidence_ids(evidence)
-        dd = self._evidence_ids(do)
-        for v, s in list(ev.items()):
-            if v in dd:
-                if dd[v] != s:
-                    raise ImpossibleEvidenceError(
-                        f"evidence {self._names[v]}={self._states[v][s]!r} contradicts the "
-                        f"intervention do({self._names[v]}={self._states[v][dd[v]]!r})")
-                del ev[v]
+        ev, dd = self._evidence_and_do(evidence, do)
         try:
             states, logp = kernels.max_product(self._parents, self._cards, self._cpts, ev, dd,
                                                heuristic=self.elimination, max_table=_MAX_TABLE)

@@ -60,11 +60,35 @@ _MAX_SINGLE = 2_000_000
 _MAX_JUMP = 4_000_000
 #: entries of the largest single link or path matrix built for them
 _MAX_LINK = 1 << 16
+#: int32/float64 entries the output-sorted clique layout of one rooting may hold
+_MAX_SORTED = 8_000_000
+#: float64 entries the evidence-sliced child matrices of one rooting may hold
+_MAX_SLICE = 2_000_000
+
+
+if numba is not None:
+    from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+else:  # pragma: no cover - exercised where numba is absent
+    def trailing_zeros(x):
+        return (int(x) & -int(x)).bit_length() - 1
+
+    def leading_zeros(x):
+        return 64 - int(x).bit_length()
+
+
+@_jit()
+def _ctz(x):  # pragma: no cover - compiled
+    return trailing_zeros(x)
+
+
+@_jit()
+def _clz(x):  # pragma: no cover - compiled
+    return leading_zeros(x)
 
 
 def kernel_ready() -> bool:
     """Return True when the compiled row kernel is loaded in this process (no compile to wait for)."""
-    return HAVE_NUMBA and bool(_rows_block.signatures)
+    return HAVE_NUMBA and bool(_rows_block.signatures or _rows_mask.signatures)
 
 
 @dataclass
@@ -82,7 +106,17 @@ class RootedTree:
     evidence on node ``v`` is entered (the one nearest the root) and ``homepos[v]`` the position of
     ``v`` among that clique's variables. Shortcuts: ``amat[a_off[ch]:]`` is the matrix from child
     ``ch``'s message to its parent's message (or the target's states at the root), ``-1`` where not
-    kept; ``evec[e_off[k_off[c] + k] + s * n_out:]`` is clique ``c``'s message when only its ``k``-th
+    kept; ``smat[s_off[ch, k] + s * n_in * n_out:]`` (input-major, ``-1``: not kept) is that matrix
+    restricted to the entries where the parent's ``k``-th variable is in state ``s``. The
+    output-sorted layout (``sl_off[c, 0] = -1``: not built) lists clique ``c``'s entries ordered by
+    the entry of its upward message (the target's state at the root) they add to: ``pw`` and
+    ``pst`` are ``cbase`` and ``states`` in that order (offsets ``base_off``, ``st_off``),
+    ``pdn[pdn_off[ch] + i]`` is the child ``ch``'s separator entry of the parent's ``i``-th sorted
+    entry; ``sl[sl_off[c, k] + s * (size // card):]`` lists the sorted positions where the
+    ``k``-th variable is in state ``s`` (``k = nvars[c]``: all positions, one "state") and
+    ``runs[run_off[c, k] + s * (n_out + 1) + j:]`` bounds the part of that list adding to output
+    entry ``j``;
+    ``evec[e_off[k_off[c] + k] + s * n_out:]`` is clique ``c``'s message when only its ``k``-th
     variable is observed, in state ``s``. ``sg[sg_off[c, v] + s * (msg_size[c] + 1):]`` is clique
     ``c``'s upward message when node ``v``, in state ``s``, is the only observed node in ``c``'s
     subtree: first the summed log scales of the subtree (``-inf`` when that evidence is impossible),
@@ -98,6 +132,9 @@ class RootedTree:
     tpos: int
     tcard: int
     order: np.ndarray
+    pos: np.ndarray
+    ancm: np.ndarray
+    chm: np.ndarray
     parent: np.ndarray
     ch_ptr: np.ndarray
     ch_idx: np.ndarray
@@ -114,6 +151,16 @@ class RootedTree:
     inv_const: np.ndarray
     a_off: np.ndarray
     amat: np.ndarray
+    s_off: np.ndarray
+    smat: np.ndarray
+    sl_off: np.ndarray
+    sl: np.ndarray
+    run_off: np.ndarray
+    runs: np.ndarray
+    pw: np.ndarray
+    pst: np.ndarray
+    pdn_off: np.ndarray
+    pdn: np.ndarray
     k_off: np.ndarray
     e_off: np.ndarray
     evec: np.ndarray
@@ -357,6 +404,18 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
     children: list[list[int]] = [[] for _ in range(nc)]
     for c in bfs[1:]:
         children[int(parent[c])].append(c)
+    # trees of at most 64 cliques: each clique a bit (its position in ``order``); per clique the
+    # bits of itself and its ancestors, and of its children
+    bitpos = np.zeros(nc, dtype=np.uint64)
+    ancm = np.zeros(nc, dtype=np.uint64)
+    chm = np.zeros(nc, dtype=np.uint64)
+    if nc <= 64:
+        bitpos[order] = np.arange(nc, dtype=np.uint64)
+        for c in bfs:
+            p = int(parent[c])
+            ancm[c] = (np.uint64(1) << bitpos[c]) | (ancm[p] if p >= 0 else np.uint64(0))
+            if p >= 0:
+                chm[p] |= np.uint64(1) << bitpos[c]
     ch_ptr = np.zeros(nc + 1, dtype=np.int64)
     ch_ptr[1:] = np.cumsum([len(x) for x in children])
     ch_idx = np.array([c for x in children for c in x], dtype=np.int64)
@@ -435,6 +494,41 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
             pos += len(a)
             mats.append(a)
     amat = np.concatenate(mats) if mats else np.zeros(1)
+    # for a clique whose changes are one updated child and one observed variable (the commonest
+    # merge: an evidence path meets an observation): per variable and state, the matrix from the
+    # child's message to the clique's, restricted to the entries agreeing with the observation.
+    # Stored input-major like the path matrices; kept up to 4x the entries the walk would visit
+    maxv = int(tree.nvars.max()) if nc else 1
+    s_off = np.full((nc, maxv), -1, dtype=np.int64)
+    mats = []
+    pos = 0
+    for c in range(nc):
+        sz = int(tree.size[c])
+        nv = int(tree.nvars[c])
+        w = cbase[tree.base_off[c]:tree.base_off[c] + sz]
+        st = tree.states[tree.st_off[c]:tree.st_off[c] + sz * nv].reshape(sz, nv).astype(np.int64)
+        if int(parent[c]) >= 0:
+            out_idx = maps_arr[up_off[c]:up_off[c] + sz].astype(np.int64)
+            n_out = int(msg_size[c])
+        else:
+            out_idx = st[:, tpos] if tpos >= 0 else np.zeros(sz, dtype=np.int64)
+            n_out = tcard
+        for ch in children[c]:
+            n_in = int(msg_size[ch])
+            dn = maps_arr[dn_off[ch]:dn_off[ch] + sz].astype(np.int64)
+            for k in range(nv):
+                card = tree.cards[tree.cliques[c][k]]
+                if n_out * n_in > 4 * (sz // card) or pos + card * n_in * n_out > _MAX_SLICE:
+                    continue
+                # (state, input, output): input-major within each state's matrix
+                a = np.bincount((st[:, k] * n_in + dn) * n_out + out_idx, weights=w,
+                                minlength=card * n_in * n_out)
+                s_off[ch, k] = pos
+                pos += len(a)
+                mats.append(a)
+    smat = np.concatenate(mats) if mats else np.zeros(1)
+    srt = _sorted_layout(tree, parent, children, tpos, tcard, cbase, maps_arr, up_off, dn_off,
+                         msg_size)
     # for a clique whose only change is one observed variable: its message for each state
     k_off = np.zeros(nc, dtype=np.int64)
     e_off = []
@@ -466,14 +560,83 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
                                e_off_arr, evec)
     jo, jl, jm = _jump_table(tree, root, tpos, tcard, parent, children, maps_arr, up_off, dn_off,
                              msg_off, msg_size, const_sub_log, cbase, inv_const)
-    rooted = RootedTree(target, root, tpos, tcard, order, parent, ch_ptr, ch_idx, up_off, dn_off,
+    rooted = RootedTree(target, root, tpos, tcard, order, bitpos, ancm, chm, parent, ch_ptr, ch_idx, up_off, dn_off,
                         maps_arr, msg_off, msg_size, const_msg, const_sub_log, home, homepos, cbase,
-                        inv_const, a_off, amat, k_off, e_off_arr, evec, sg_off, sg, jo, jl, jm)
+                        inv_const, a_off, amat, s_off, smat, *srt, k_off, e_off_arr, evec, sg_off,
+                        sg, jo, jl, jm)
     # a rooting holds a few arrays the size of the whole tree: keep only the latest targets'
     if len(tree.rooted) >= _MAX_ROOTINGS:
         tree.rooted.pop(next(iter(tree.rooted)))
     tree.rooted[target] = rooted
     return rooted
+
+
+def _sorted_layout(tree: JunctionTree, parent: np.ndarray, children: list[list[int]], tpos: int,
+                   tcard: int, cbase: np.ndarray, maps: np.ndarray, up_off: np.ndarray,
+                   dn_off: np.ndarray, msg_size: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return ``(sl_off, sl, run_off, runs, pw, pst, pdn_off, pdn)``: every clique's entries
+    sorted by the output entry they add to (layout in :class:`RootedTree`).
+
+    The kernel then sums each output entry's terms in a register: scattering every term into
+    its output (``msg[up[e]] += w``) stores to memory the next term may read, which kept the
+    compiled loop from overlapping terms (~5 ns a term). Built clique by clique while the layout
+    holds at most ``_MAX_SORTED`` entries; the others keep the scatter walk.
+    """
+    nc = len(tree.cliques)
+    maxv = int(tree.nvars.max()) if nc else 1
+    sl_off = np.full((nc, maxv + 1), -1, dtype=np.int64)
+    run_off = np.zeros((nc, maxv + 1), dtype=np.int64)
+    pdn_off = np.zeros(nc, dtype=np.int64)
+    pw = cbase.copy()
+    pst = tree.states.copy()
+    sls, rns, pdns = [], [], []
+    n_sl = n_run = n_dn = 0
+    used = 0
+    for c in range(nc):
+        sz = int(tree.size[c])
+        nv = int(tree.nvars[c])
+        st = tree.states[tree.st_off[c]:tree.st_off[c] + sz * nv].reshape(sz, nv).astype(np.int64)
+        if int(parent[c]) >= 0:
+            out_idx = maps[up_off[c]:up_off[c] + sz].astype(np.int64)
+            n_out = int(msg_size[c])
+        else:
+            out_idx = st[:, tpos] if tpos >= 0 else np.zeros(sz, dtype=np.int64)
+            n_out = tcard
+        cards = [tree.cards[u] for u in tree.cliques[c]]
+        need = sz * (nv + 1 + len(children[c])) + (sum(cards) + 1) * (n_out + 1)
+        if used + need > _MAX_SORTED:
+            continue
+        used += need
+        perm = np.argsort(out_idx, kind="stable")
+        bo = int(tree.base_off[c])
+        so = int(tree.st_off[c])
+        pw[bo:bo + sz] = cbase[bo:bo + sz][perm]
+        sst = st[perm]
+        pst[so:so + sz * nv] = sst.ravel()
+        sout = out_idx[perm]
+        for ch in children[c]:
+            pdn_off[ch] = n_dn
+            pdns.append(maps[dn_off[ch]:dn_off[ch] + sz][perm].astype(np.int32))
+            n_dn += sz
+        for k in range(nv + 1):
+            card = cards[k] if k < nv else 1
+            key = sst[:, k] if k < nv else np.zeros(sz, dtype=np.int64)
+            sl_off[c, k] = n_sl
+            run_off[c, k] = n_run
+            for state in range(card):
+                pos = np.flatnonzero(key == state)
+                sls.append(pos.astype(np.int32))
+                n_sl += len(pos)
+                # where each output entry's part of the list starts (positions are sorted by output)
+                run = np.searchsorted(sout[pos], np.arange(n_out + 1)).astype(np.int32)
+                run[-1] = len(pos)
+                rns.append(run)
+                n_run += n_out + 1
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(1, dtype=np.int32)
+
+    return sl_off, cat(sls), run_off, cat(rns), pw, pst, pdn_off, cat(pdns)
 
 
 def _single_table(tree: JunctionTree, root: int, parent: np.ndarray, children: list[list[int]],
@@ -672,8 +835,9 @@ def _jump(c, r, root, tcard, cnt, evc, parent, msg_off, msg_size, inv_const, jo,
 @_jit()
 def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, parent, ch_ptr,
                 ch_idx, size, nvars, base_off, cbase, st_off, states, byvar, up_off, dn_off, maps,
-                msg_off, msg_size, inv_const, const_sub_log, home, homepos, a_off, amat,
-                k_off, e_off, evec, sg_off, sg, jo, jl, jm, out, logp):  # pragma: no cover
+                msg_off, msg_size, inv_const, const_sub_log, home, homepos, a_off, amat, s_off,
+                smat, sl_off, sl, run_off, runs, pw, pst, pdn_off, pdn, k_off, e_off, evec, sg_off,
+                sg, jo, jl, jm, out, logp):  # pragma: no cover
     nc = order.shape[0]
     maxv = 1
     for c in range(nc):
@@ -694,6 +858,8 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
     evcard = np.zeros((nc, maxv), dtype=np.int64)
     acc = np.zeros(tcard)
     mch = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
+    mco = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
+    mdn = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
     k = codes.shape[1]
     for r in range(lo, hi):
         for j in range(k):
@@ -787,6 +953,96 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
                         acc[j] = tot_j
                     else:
                         buf[mo + j] = tot_j
+            elif ne == 1 and nm == 1 and s_off[mch[0], evpos[c, 0]] >= 0:
+                # one updated child and one observed variable: the state's slice matrix
+                ch = mch[0]
+                cm = msg_size[ch]
+                co = msg_off[ch]
+                rows_out = tcard if is_root else ms
+                so2 = s_off[ch, evpos[c, 0]] + evst[c, 0] * cm * rows_out
+                for j in range(rows_out):
+                    tmp[j] = 0.0
+                for i in range(cm):
+                    x = buf[co + i]
+                    oi = so2 + i * rows_out
+                    for j in range(rows_out):
+                        tmp[j] += smat[oi + j] * x
+                if is_root:
+                    for j in range(rows_out):
+                        acc[j] = tmp[j]
+                else:
+                    for j in range(rows_out):
+                        buf[mo + j] = tmp[j]
+            elif sl_off[c, 0] >= 0:
+                # entries in output order, the most selective observation's slice: each output
+                # entry's terms summed in a register (specialised for 0-2 updated children)
+                n_out = tcard if is_root else ms
+                k_sel = nv
+                s_sel = 0
+                n_e = size[c]
+                best = -1
+                if ne > 0:
+                    best = 0
+                    for q in range(1, ne):
+                        if evcard[c, q] > evcard[c, best]:
+                            best = q
+                    k_sel = evpos[c, best]
+                    s_sel = evst[c, best]
+                    n_e = size[c] // evcard[c, best]
+                lo_sl = sl_off[c, k_sel] + s_sel * n_e
+                ro = run_off[c, k_sel] + s_sel * (n_out + 1)
+                for t in range(nm):
+                    mco[t] = msg_off[mch[t]]
+                    mdn[t] = pdn_off[mch[t]]
+                c0o = mco[0]
+                d0 = mdn[0]
+                c1o = mco[1] if nm > 1 else 0
+                d1 = mdn[1] if nm > 1 else 0
+                # one loop per case (the case tested once, not per output entry); sums go to
+                # tmp, then to the message (tmp is never read by the sums: no stalls on stores)
+                if ne <= 1 and nm == 0:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            tot_j += pw[bo + sl[q]]
+                        tmp[j] = tot_j
+                elif ne <= 1 and nm == 1:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            i = sl[q]
+                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]]
+                        tmp[j] = tot_j
+                elif ne <= 1 and nm == 2:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            i = sl[q]
+                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]] * buf[c1o + pdn[d1 + i]]
+                        tmp[j] = tot_j
+                else:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            i = sl[q]
+                            skip = False
+                            for qq in range(ne):
+                                if qq != best and pst[so + i * nv + evpos[c, qq]] != evst[c, qq]:
+                                    skip = True
+                                    break
+                            if skip:
+                                continue
+                            w = pw[bo + i]
+                            for t in range(nm):
+                                w *= buf[mco[t] + pdn[mdn[t] + i]]
+                            tot_j += w
+                        tmp[j] = tot_j
+                if is_root:
+                    for j in range(n_out):
+                        acc[j] = tmp[j]
+                else:
+                    for j in range(n_out):
+                        buf[mo + j] = tmp[j]
             elif ne == 0 and nm == 1 and not is_root:
                 # one updated child and no evidence here (the common pass-through on a path)
                 ch = mch[0]
@@ -886,9 +1142,389 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
             cnt[c] = 0
 
 
+@_jit()
+def _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off, msg_size, inv_const, jo, jl,
+               jm, buf, tmp, out):  # pragma: no cover
+    """:func:`_jump` for :func:`_rows_mask`: carry clique ``c``'s message up the cliques above it
+    that change only through it, by the longest kept path matrix; return ``(log scale added,
+    top clique reached)`` (``-inf`` when the row's evidence is impossible; top ``-1``: no jump)."""
+    one = np.uint64(1)
+    top = -1
+    a = c
+    while True:
+        p = parent[a]
+        if p < 0 or (evm >> pos[p]) & one or (acc & chm[p]) != (one << pos[a]):
+            break
+        a = p
+        if jo[c, a] >= 0:
+            top = a
+    if top < 0:
+        return 0.0, -1
+    o = jo[c, top]
+    cm = msg_size[c]
+    co = msg_off[c]
+    n_out = tcard if top == root else msg_size[top]
+    for j in range(n_out):
+        tmp[j] = 0.0
+    for i in range(cm):
+        x = buf[co + i]
+        oi = o + i * n_out
+        for j in range(n_out):
+            tmp[j] += jm[oi + j] * x
+    tot = 0.0
+    for j in range(n_out):
+        tot += tmp[j]
+    if not tot > 0.0:
+        return -np.inf, top
+    inv = 1.0 / tot
+    if top == root:
+        for j in range(n_out):
+            out[r, j] = tmp[j] * inv
+    else:
+        mo = msg_off[top]
+        for j in range(n_out):
+            buf[mo + j] = tmp[j] * inv * inv_const[mo + j]
+    return jl[c, top] + np.log(tot), top
+
+
+@_jit()
+def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, pos, ancm, chm,
+               parent, ch_ptr, ch_idx, size, nvars, base_off, cbase, st_off, states, byvar, up_off,
+               dn_off, maps, msg_off, msg_size, inv_const, const_sub_log, home, homepos, a_off,
+               amat, s_off, smat, sl_off, sl, run_off, runs, pw, pst, pdn_off, pdn, k_off, e_off,
+               evec, sg_off, sg, jo, jl, jm, out, logp):  # pragma: no cover
+    """:func:`_rows_block` for trees of at most 64 cliques: the cliques a row touches are bits of
+    one word (by position children-first), so marking a row's evidence paths is one OR per
+    observation, not a walk to the root, and the row visits only the cliques it must compute
+    (meeting points, the topmost clique of each lone observation's path, the root)."""
+    nc = order.shape[0]
+    maxv = 1
+    for c in range(nc):
+        if nvars[c] > maxv:
+            maxv = nvars[c]
+    one = np.uint64(1)
+    has_sg = sg.shape[0] > 1
+    has_jump = jo.shape[0] > 1
+    buf = np.zeros(max(1, inv_const.shape[0]))
+    tmp = np.zeros(max(1, int(msg_size.max()) if nc else 1, tcard))
+    obsv = np.zeros(nc, dtype=np.int64)
+    obss = np.zeros(nc, dtype=np.int64)
+    evc = np.zeros(nc, dtype=np.int64)
+    evpos = np.zeros((nc, maxv), dtype=np.int64)
+    evst = np.zeros((nc, maxv), dtype=np.int64)
+    evcard = np.zeros((nc, maxv), dtype=np.int64)
+    accv = np.zeros(tcard)
+    mch = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
+    mco = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
+    mdn = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
+    k = codes.shape[1]
+    ob = np.zeros(k + 1, dtype=np.int64)
+    hh = np.zeros(k + 1, dtype=np.int64)
+    rootbit = one << pos[root]
+    for r in range(lo, hi):
+        # the observed columns, compacted without a branch per column (which mispredicts)
+        nob = 0
+        for j in range(k):
+            ob[nob] = j
+            nob += codes[r, j] >= 0
+        acc = np.uint64(0)
+        two = np.uint64(0)
+        evm = np.uint64(0)
+        for q in range(nob):
+            j = ob[q]
+            s = codes[r, j]
+            v = col_nodes[j]
+            h = home[v]
+            hh[q] = h
+            evpos[h, evc[h]] = homepos[v]
+            evst[h, evc[h]] = s
+            evcard[h, evc[h]] = node_cards[v]
+            evc[h] += 1
+            two |= acc & ancm[h]
+            acc |= ancm[h]
+            evm |= one << pos[h]
+        acc |= rootbit
+        # cliques below exactly one observation (the root excluded); with the table, only the
+        # topmost of each such path is visited, reading its message per node and state
+        single = acc & ~two & ~rootbit
+        todo = two | rootbit
+        if has_sg:
+            for q in range(nob):
+                m = ancm[hh[q]] & single
+                if m:
+                    tp = 63 - _clz(m)
+                    c = order[tp]
+                    obsv[c] = col_nodes[ob[q]]
+                    obss[c] = codes[r, ob[q]]
+                    todo |= one << tp
+        else:
+            todo |= acc
+        logsc = 0.0
+        dead = False
+        while todo:
+            pc = _ctz(todo)
+            todo &= todo - one
+            c = order[pc]
+            is_root = c == root
+            mo = msg_off[c]
+            ms = msg_size[c]
+            if has_sg and not is_root and (single >> np.uint64(pc)) & one:
+                o = sg_off[c, obsv[c]] + obss[c] * (ms + 1)
+                if sg[o] == -np.inf:
+                    dead = True
+                    break
+                logsc += sg[o]
+                for t in range(ms):
+                    buf[mo + t] = sg[o + 1 + t]
+                p = parent[c]
+                if has_jump and p >= 0 and not (evm >> pos[p]) & one and \
+                        (acc & chm[p]) == (one << pos[c]):
+                    add, top = _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off,
+                                          msg_size, inv_const, jo, jl, jm, buf, tmp, out)
+                    if add == -np.inf:
+                        dead = True
+                        break
+                    if top >= 0:
+                        logsc += add
+                        # the cliques the matrix stepped over are done
+                        todo &= ~(ancm[parent[c]] & ~(ancm[parent[top]] if parent[top] >= 0
+                                                      else np.uint64(0)))
+                continue
+            nv = nvars[c]
+            so = st_off[c]
+            bo = base_off[c]
+            ne = evc[c]
+            um = up_off[c]
+            if is_root:
+                for t in range(tcard):
+                    accv[t] = 0.0
+            else:
+                for t in range(ms):
+                    buf[mo + t] = 0.0
+            c0 = ch_ptr[c]
+            c1 = ch_ptr[c + 1]
+            nm = 0
+            for t in range(c0, c1):
+                ch = ch_idx[t]
+                if (acc >> pos[ch]) & one:
+                    mch[nm] = ch
+                    nm += 1
+            if ne == 1 and nm == 0:
+                # one observed variable and nothing below: a precomputed message per state
+                src = e_off[k_off[c] + evpos[c, 0]] + evst[c, 0] * (tcard if is_root else ms)
+                if is_root:
+                    for t in range(tcard):
+                        accv[t] = evec[src + t]
+                else:
+                    for t in range(ms):
+                        buf[mo + t] = evec[src + t]
+            elif ne == 0 and nm == 1 and a_off[mch[0]] >= 0:
+                # one updated child and no evidence here: a small dense matrix-vector product
+                ch = mch[0]
+                ao = a_off[ch]
+                cm = msg_size[ch]
+                co = msg_off[ch]
+                rows_out = tcard if is_root else ms
+                for j in range(rows_out):
+                    tot_j = 0.0
+                    for i in range(cm):
+                        tot_j += amat[ao + j * cm + i] * buf[co + i]
+                    if is_root:
+                        accv[j] = tot_j
+                    else:
+                        buf[mo + j] = tot_j
+            elif ne == 1 and nm == 1 and s_off[mch[0], evpos[c, 0]] >= 0:
+                # one updated child and one observed variable: the state's slice matrix
+                ch = mch[0]
+                cm = msg_size[ch]
+                co = msg_off[ch]
+                rows_out = tcard if is_root else ms
+                so2 = s_off[ch, evpos[c, 0]] + evst[c, 0] * cm * rows_out
+                for j in range(rows_out):
+                    tmp[j] = 0.0
+                for i in range(cm):
+                    x = buf[co + i]
+                    oi = so2 + i * rows_out
+                    for j in range(rows_out):
+                        tmp[j] += smat[oi + j] * x
+                if is_root:
+                    for j in range(rows_out):
+                        accv[j] = tmp[j]
+                else:
+                    for j in range(rows_out):
+                        buf[mo + j] = tmp[j]
+            elif sl_off[c, 0] >= 0:
+                # entries in output order, the most selective observation's slice: each output
+                # entry's terms summed in a register (specialised for 0-2 updated children)
+                n_out = tcard if is_root else ms
+                k_sel = nv
+                s_sel = 0
+                n_e = size[c]
+                best = -1
+                if ne > 0:
+                    best = 0
+                    for q in range(1, ne):
+                        if evcard[c, q] > evcard[c, best]:
+                            best = q
+                    k_sel = evpos[c, best]
+                    s_sel = evst[c, best]
+                    n_e = size[c] // evcard[c, best]
+                lo_sl = sl_off[c, k_sel] + s_sel * n_e
+                ro = run_off[c, k_sel] + s_sel * (n_out + 1)
+                for t in range(nm):
+                    mco[t] = msg_off[mch[t]]
+                    mdn[t] = pdn_off[mch[t]]
+                c0o = mco[0]
+                d0 = mdn[0]
+                c1o = mco[1] if nm > 1 else 0
+                d1 = mdn[1] if nm > 1 else 0
+                # one loop per case (the case tested once, not per output entry); sums go to
+                # tmp, then to the message (tmp is never read by the sums: no stalls on stores)
+                if ne <= 1 and nm == 0:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            tot_j += pw[bo + sl[q]]
+                        tmp[j] = tot_j
+                elif ne <= 1 and nm == 1:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            i = sl[q]
+                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]]
+                        tmp[j] = tot_j
+                elif ne <= 1 and nm == 2:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            i = sl[q]
+                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]] * buf[c1o + pdn[d1 + i]]
+                        tmp[j] = tot_j
+                else:
+                    for j in range(n_out):
+                        tot_j = 0.0
+                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                            i = sl[q]
+                            skip = False
+                            for qq in range(ne):
+                                if qq != best and pst[so + i * nv + evpos[c, qq]] != evst[c, qq]:
+                                    skip = True
+                                    break
+                            if skip:
+                                continue
+                            w = pw[bo + i]
+                            for t in range(nm):
+                                w *= buf[mco[t] + pdn[mdn[t] + i]]
+                            tot_j += w
+                        tmp[j] = tot_j
+                if is_root:
+                    for j in range(n_out):
+                        accv[j] = tmp[j]
+                else:
+                    for j in range(n_out):
+                        buf[mo + j] = tmp[j]
+            elif ne == 0 and nm == 1 and not is_root:
+                # one updated child and no evidence here (the common pass-through on a path)
+                ch = mch[0]
+                co = msg_off[ch]
+                do = dn_off[ch]
+                for e in range(size[c]):
+                    buf[mo + maps[um + e]] += cbase[bo + e] * buf[co + maps[do + e]]
+            elif ne == 0:
+                # no evidence here: every entry, times the updated children (branch-free loop)
+                for e in range(size[c]):
+                    w = cbase[bo + e]
+                    for t in range(nm):
+                        ch = mch[t]
+                        w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
+                    if is_root:
+                        accv[states[so + e * nv + tpos] if tpos >= 0 else 0] += w
+                    else:
+                        buf[mo + maps[um + e]] += w
+            else:
+                # walk only the entries agreeing with the most selective observed variable
+                n_e = size[c]
+                lst = -1
+                best = -1
+                if ne > 0:
+                    best = 0
+                    for q in range(1, ne):
+                        if evcard[c, q] > evcard[c, best]:
+                            best = q
+                    n_e = size[c] // evcard[c, best]
+                    lst = so + evpos[c, best] * size[c] + evst[c, best] * n_e
+                for ii in range(n_e):
+                    e = ii if lst < 0 else byvar[lst + ii]
+                    w = cbase[bo + e]
+                    if w == 0.0:
+                        continue
+                    skip = False
+                    for q in range(ne):
+                        if q != best and states[so + e * nv + evpos[c, q]] != evst[c, q]:
+                            skip = True
+                            break
+                    if skip:
+                        continue
+                    for t in range(nm):
+                        ch = mch[t]
+                        w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
+                    if w == 0.0:
+                        continue
+                    if is_root:
+                        if tpos >= 0:
+                            accv[states[so + e * nv + tpos]] += w
+                        else:
+                            accv[0] += w
+                    else:
+                        buf[mo + maps[um + e]] += w
+            for t in range(c0, c1):
+                ch = ch_idx[t]
+                if not (acc >> pos[ch]) & one:
+                    logsc += const_sub_log[ch]
+            tot = 0.0
+            if is_root:
+                for t in range(tcard):
+                    tot += accv[t]
+            else:
+                for t in range(ms):
+                    tot += buf[mo + t]
+            if not tot > 0.0:
+                dead = True
+                break
+            logsc += np.log(tot)
+            inv = 1.0 / tot
+            if is_root:
+                for t in range(tcard):
+                    out[r, t] = accv[t] * inv
+            else:
+                # stored as a ratio to the constant message, which cbase already holds
+                for t in range(ms):
+                    buf[mo + t] *= inv * inv_const[mo + t]
+                p = parent[c]
+                if has_jump and p >= 0 and not (evm >> pos[p]) & one and \
+                        (acc & chm[p]) == (one << pos[c]):
+                    add, top = _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off,
+                                          msg_size, inv_const, jo, jl, jm, buf, tmp, out)
+                    if add == -np.inf:
+                        dead = True
+                        break
+                    if top >= 0:
+                        logsc += add
+                        todo &= ~(ancm[parent[c]] & ~(ancm[parent[top]] if parent[top] >= 0
+                                                      else np.uint64(0)))
+        if dead:
+            logp[r] = -np.inf
+            for t in range(tcard):
+                out[r, t] = np.nan
+        else:
+            logp[r] = logsc
+        for q in range(nob):
+            evc[hh[q]] = 0
+
+
 def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nodes: Sequence[int],
-              *, compiled: bool | None = None, threads: int | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
+              *, compiled: bool | None = None, threads: int | None = None,
+              words: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(posterior, log_p)`` for every row of ``codes`` (state codes, ``-1`` unobserved).
 
     ``codes[:, j]`` observes node ``col_nodes[j]``. ``posterior`` is ``(n_rows, target card)``,
@@ -896,36 +1532,44 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
     ``log P(row's evidence)``, ``-inf`` (posterior NaN) where that probability is zero.
     ``compiled=False`` runs the kernel as plain Python (the reference; slow); the default uses
     numba when it is importable. ``threads`` caps the worker threads (default: one per CPU,
-    at least ``_ROWS_PER_THREAD`` rows each).
+    at least ``_ROWS_PER_THREAD`` rows each). ``words=False`` runs the general kernel on a tree
+    the one-word kernel could take (at most 64 cliques; tests compare the two).
     """
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    # one compiled specialisation for the common case: int8 codes (at most 127 states a node)
+    small = int(tree.node_cards.max()) <= 127 if len(tree.node_cards) else True
+    codes = np.ascontiguousarray(codes, dtype=np.int8 if small else np.int64)
     n = codes.shape[0]
     col = np.asarray(col_nodes, dtype=np.int64)
     out = np.empty((n, rooted.tcard))
     logp = np.empty(n)
     if n == 0:
         return out, logp
-    args = (codes, col, tree.node_cards, rooted.root, rooted.tpos, rooted.tcard, rooted.order,
+    mask = len(rooted.order) <= 64 if words is None else (words and len(rooted.order) <= 64)
+    kernel = _rows_mask if mask else _rows_block
+    head = (rooted.order, rooted.pos, rooted.ancm, rooted.chm) if mask else (rooted.order,)
+    args = (codes, col, tree.node_cards, rooted.root, rooted.tpos, rooted.tcard, *head,
             rooted.parent, rooted.ch_ptr, rooted.ch_idx, tree.size, tree.nvars, tree.base_off,
             rooted.cbase, tree.st_off, tree.states, tree.byvar, rooted.up_off, rooted.dn_off,
             rooted.maps, rooted.msg_off, rooted.msg_size, rooted.inv_const, rooted.const_sub_log,
-            rooted.home, rooted.homepos, rooted.a_off, rooted.amat, rooted.k_off, rooted.e_off,
+            rooted.home, rooted.homepos, rooted.a_off, rooted.amat, rooted.s_off, rooted.smat,
+            rooted.sl_off, rooted.sl, rooted.run_off, rooted.runs, rooted.pw, rooted.pst,
+            rooted.pdn_off, rooted.pdn, rooted.k_off, rooted.e_off,
             rooted.evec, rooted.sg_off, rooted.sg, rooted.jo, rooted.jl, rooted.jm, out, logp)
     use_numba = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
     if not use_numba:
-        getattr(_rows_block, "py_func", _rows_block)(0, n, *args)
+        getattr(kernel, "py_func", kernel)(0, n, *args)
         return out, logp
     n_threads = min(threads if threads is not None else (os.cpu_count() or 1), n // _ROWS_PER_THREAD)
     if n_threads <= 1:
-        _rows_block(0, n, *args)
+        kernel(0, n, *args)
         return out, logp
     # the compiled kernel releases the GIL, so plain threads run row blocks in parallel (and
     # compiling it without numba's parallel=True is several times quicker); this thread takes the
     # first block, a pool kept between calls the others (starting threads costs milliseconds)
     step = -(-n // n_threads)
     pool = _pool(n_threads - 1)
-    futures = [pool.submit(_rows_block, lo, min(n, lo + step), *args) for lo in range(step, n, step)]
-    _rows_block(0, min(n, step), *args)
+    futures = [pool.submit(kernel, lo, min(n, lo + step), *args) for lo in range(step, n, step)]
+    kernel(0, min(n, step), *args)
     for f in futures:
         f.result()
     return out, logp

@@ -524,9 +524,13 @@ class BayesNet:
         return {self._node_id(k): self._state_id(self._node_id(k), s) for k, s in evidence.items()}
 
     # ------------------------------------------------------------------ data coding
-    def _encode(self, data: pd.DataFrame, columns: Sequence[str], where: str = "data") -> np.ndarray:
-        """Return ``(n_rows, len(columns))`` state codes, -1 for missing; unknown values raise."""
-        out = np.empty((len(data), len(columns)), dtype=np.int64)
+    def _encode(self, data: pd.DataFrame, columns: Sequence[str], where: str = "data",
+                dtype: type = np.int64) -> np.ndarray:
+        """Return ``(n_rows, len(columns))`` state codes, -1 for missing; unknown values raise.
+
+        ``dtype=np.int8`` (every node with at most 127 states) keeps a wide frame's codes in the
+        CPU's cache: 8x smaller than int64, for callers that only read them."""
+        out = np.empty((len(data), len(columns)), dtype=dtype)
         done = self._encode_wide(data, columns, out)
         for j, c in enumerate(columns):
             if done[j]:
@@ -1057,8 +1061,11 @@ class BayesNet:
             parts = [f"{c!r}{_hint(c, self._names)}" for c in unknown]
             raise StateError(f"evidence column(s) {', '.join(parts)} are not nodes; nodes: {self._names}")
         dd = self._evidence_ids(do)
-        codes = self._encode(evidence, cols, where="evidence") if cols else np.empty((len(evidence), 0),
-                                                                                         dtype=np.int64)
+        # int8 codes (8x less memory to write and read) for the junction-tree kernel, which takes
+        # them as they are; other paths get int64 below
+        small = np.int8 if max(self._cards) <= 127 else np.int64
+        codes = self._encode(evidence, cols, where="evidence", dtype=small) if cols else \
+            np.empty((len(evidence), 0), dtype=np.int64)
         col_ids = [self._index[c] for c in cols]
         # do-nodes are fixed by the intervention: matching evidence is redundant, conflicting impossible
         keep = []
@@ -1085,6 +1092,7 @@ class BayesNet:
             # rows observing different columns are rarely identical: no de-duplication pass, and
             # the kernel's array is the answer (no copy)
             out = self._posterior_tree(codes, col_ids, tv, dd, evidence, np.arange(n))
+        codes = codes.astype(np.int64, copy=False)
         if out is None and (tv in dd or not n):
             out = np.empty((n_samples, n, card) if sampled else (n, card))
             if tv in dd:

@@ -45,6 +45,7 @@ def brute_posterior(net: BayesNet, targets, evidence=None, do=None):
     table = np.transpose(table, np.argsort(np.argsort(ids)))
     return table / table.sum(), float(joint.sum())
 
+_TREE_ROWS = junction.tree_rows
 needs_numba = pytest.mark.skipif(not junction.HAVE_NUMBA, reason="numba (the 'fast' extra) is absent")
 
 
@@ -101,6 +102,68 @@ def test_tree_posterior_matches_enumeration_on_random_networks(make_network, eng
         _, pe = brute_posterior(net, [target], e)
         got = net.log_likelihood(ev.iloc[[i]])
         assert got == pytest.approx(np.log(pe), rel=1e-10, abs=1e-12)
+
+
+@needs_numba
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1), n_nodes=st.integers(2, 11), n_targets=st.integers(1, 2),
+       n_ev=st.integers(0, 4))
+def test_queries_on_the_tree_match_enumeration(make_network, monkeypatch, seed, n_nodes, n_targets,
+                                              n_ev):
+    # once the kernel is loaded (or cached on disk) a query is answered by tree rows, one per
+    # joint target state; elimination answers otherwise. Both against the full joint
+    rng = np.random.default_rng(seed)
+    net = make_network(rng, n_nodes, zeros=bool(seed % 2))
+    nodes = list(rng.permutation(net.nodes))
+    targets = nodes[:min(n_targets, len(nodes) - 1)]
+    row = net.sample(1, random_state=int(rng.integers(1 << 30))).iloc[0]
+    ev = {c: str(row[c]) for c in nodes[len(targets):len(targets) + n_ev]}
+    want, _ = brute_posterior(net, targets, ev)
+    for cached in (True, False):
+        monkeypatch.setattr(junction, "kernel_cached", lambda *a, c=cached: c)
+        calls = []
+        monkeypatch.setattr(junction, "tree_rows",
+                            lambda *a, calls=calls, **k: calls.append(1) or _TREE_ROWS(*a, **k))
+        got = net.query(targets if len(targets) > 1 else targets[0], ev)
+        assert bool(calls) == cached
+        np.testing.assert_allclose(got.to_numpy(), want.ravel(), atol=1e-12, rtol=0)
+    # an impossible observation raises on every path, also where it is d-separated from the
+    # target (elimination prunes that node's CPT, so P(evidence) is checked apart)
+    if bool(seed % 2):
+        for node in net.nodes:
+            for state in net.node_states[node]:
+                if node in targets or node in ev:
+                    continue
+                bad = {**ev, node: state}
+                with np.errstate(invalid="ignore"):
+                    if brute_posterior(net, targets, bad)[1] > 0:
+                        continue
+                for cached in (True, False):
+                    monkeypatch.setattr(junction, "kernel_cached", lambda *a, c=cached: c)
+                    with pytest.raises(ImpossibleEvidenceError):
+                        net.query(targets[0], bad)
+                for eng in ("einsum", "junction"):
+                    monkeypatch.setattr(bn_network, "_ENGINE", eng)
+                    with pytest.raises(ImpossibleEvidenceError):
+                        net.posterior(pd.DataFrame([bad] * 3), targets[0])
+                monkeypatch.setattr(bn_network, "_ENGINE", "auto")
+
+
+@needs_numba
+def test_alarm_queries_on_the_tree_match_elimination(monkeypatch):
+    net = BayesNet.from_bundled("alarm")
+    rng = np.random.default_rng(11)
+    data = net.sample(30, random_state=3)
+    for i in range(30):
+        pick = [net.nodes[k] for k in rng.choice(len(net.nodes), 5, replace=False)]
+        targets = pick[:1 + i % 2]
+        ev = {c: str(data.iloc[i][c]) for c in pick[2:]}
+        monkeypatch.setattr(junction, "kernel_cached", lambda *a: True)
+        a = net.query(targets, ev)
+        monkeypatch.setattr(junction, "kernel_cached", lambda *a: False)
+        b = net.query(targets, ev)
+        np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-12, rtol=0)
+        assert a.index.equals(b.index)
 
 
 @needs_numba

@@ -182,6 +182,11 @@ class Plan:
     relevant : nodes kept after pruning barren ones.
     order : the elimination order used.
     max_table : the largest number of entries of any table created (excluding batch axes).
+    dropped : ancestors of the hard evidence (themselves included) whose CPTs Bayes-ball dropped
+        as d-separated from the targets: their evidence only rescales the posterior, but it can be
+        impossible. When none of their CPTs holds a zero, a row whose output sums to a positive
+        number has P(evidence) > 0 (every assignment the kept factors allow keeps a positive
+        weight); otherwise callers check P(evidence) with a no-target plan.
     """
 
     sources: list[FactorSource]
@@ -191,6 +196,7 @@ class Plan:
     order: list[int]
     max_table: int
     hard_row: tuple[int, ...] = field(default=())
+    dropped: frozenset[int] = field(default=frozenset())
 
 
 def compile_plan(
@@ -260,7 +266,9 @@ def compile_plan(
                     children[p].append(v)
         cpt_nodes = requisite_nodes(mut_parents, children, targets, observed)
         relevant = cpt_nodes | {u for v in cpt_nodes for u in mut_parents[v]}
+        dropped = frozenset(ancestors(mut_parents, hard_set) - do_set - cpt_nodes)
     else:
+        dropped = frozenset()
         relevant = ancestors(mut_parents, set(targets) | hard_set | soft_set | do_set)
         cpt_nodes = relevant - do_set
 
@@ -302,7 +310,8 @@ def compile_plan(
         order = elimination_order(scopes, eliminate, cards, heuristic)
         steps, output_vars, max_table = _schedule(scopes, order, cards, targets, pseudo_sample)
     hard_row = tuple(sorted(hard_set)) if batched else ()
-    return Plan(sources, steps, output_vars, frozenset(relevant), order, max_table, hard_row)
+    return Plan(sources, steps, output_vars, frozenset(relevant), order, max_table, hard_row,
+                dropped)
 
 
 def _schedule(scopes: list[tuple[int, ...]], order: Sequence[int], cards: Sequence[int],

@@ -46,6 +46,8 @@ _ENGINE = "auto"
 _LOG_TINY = float(np.log(1e-300))
 # below this many distinct rows a first (compiling) use of the junction-tree kernel does not pay
 _JT_MIN_ROWS = 2000
+#: joint target states up to which a query is answered by junction-tree rows (one per state)
+_TREE_QUERY_ROWS = 64
 # from this many string cells on, one compiled pass codes them (per-column hashing costs ~0.2 ms a
 # column of 10,000 cells, mostly per-column overhead when cells are missing)
 _WIDE_CELLS = 100_000
@@ -807,12 +809,14 @@ class BayesNet:
                                           heuristic=self.elimination, max_total=_MAX_TABLE)
         return jt[key]
 
-    def _use_junction(self, n_rows: int) -> bool:
-        """Whether the batched junction-tree kernel should answer ``n_rows`` distinct rows.
+    def _use_junction(self, n_rows: int, dd: Mapping[int, int] | None = None) -> bool:
+        """Whether the batched junction-tree kernel should answer ``n_rows`` distinct rows (under
+        the intervention ``dd``).
 
-        It needs numba. Once its kernel is loaded in this process it answers every batch (it is
-        faster than a plan per observed-column pattern and than per-row likelihood vectors); before
-        that, only batches large enough to repay compiling (or loading the cached) kernel.
+        It needs numba. Once the kernel for the network's tree is loaded in this process it
+        answers every batch (it is faster than a plan per observed-column pattern and than per-row
+        likelihood vectors); before that, only batches large enough to repay compiling (or
+        loading the cached) kernel.
         """
         if _ENGINE == "einsum":
             return False
@@ -820,7 +824,12 @@ class BayesNet:
 
         if not junction.HAVE_NUMBA:
             return False
-        return _ENGINE == "junction" or junction.kernel_ready() or n_rows >= _JT_MIN_ROWS
+        if _ENGINE == "junction" or n_rows >= _JT_MIN_ROWS:
+            return True
+        if not junction.kernel_ready():
+            return False
+        tree = self._junction(dd or {})
+        return tree is not None and junction.kernel_ready(tree)
 
     def _sample_cpts(self, relevant: Iterable[int], n_samples: int, rng: np.random.Generator
                      ) -> list[np.ndarray]:
@@ -883,6 +892,35 @@ class BayesNet:
         perm = list(range(lead)) + [lead + cur.index(v) for v in t]
         return np.transpose(table, perm)
 
+    def _tree_table(self, t: list[int], ev: dict[int, int]) -> np.ndarray | None:
+        """P(targets, evidence) up to a constant factor, axes in ``t`` order, from the junction
+        tree: one kernel row per joint state of the targets, each with the evidence plus that
+        state, giving log P(row) (the tree rooted without a target serves every query). None
+        where elimination answers instead: no numba kernel loaded or cached on disk (a single
+        query does not wait seconds for a compile), targets observed, more than
+        ``_TREE_QUERY_ROWS`` joint states, or cliques too large for a tree."""
+        from probwb.bn import junction
+
+        if _ENGINE == "einsum" or not junction.HAVE_NUMBA or any(v in ev for v in t):
+            return None
+        shape = [self._cards[v] for v in t]
+        n = int(np.prod(shape))
+        if n > _TREE_QUERY_ROWS or not (junction.kernel_ready() or junction.kernel_cached()):
+            return None
+        tree = self._junction({})
+        if tree is None or not junction.kernel_cached(tree):
+            return None
+        cols = [*ev, *t]
+        codes = np.empty((n, len(cols)), dtype=np.int64)
+        codes[:, :len(ev)] = np.fromiter(ev.values(), dtype=np.int64, count=len(ev))
+        codes[:, len(ev):] = np.indices(shape).reshape(len(t), n).T
+        _, logp = junction.tree_rows(tree, junction.root_tree(tree, -1), codes, cols)
+        top = logp.max()
+        if not top > -np.inf:
+            return np.zeros(shape)
+        # rescaled by the largest: the ratios are exact where the probabilities would underflow
+        return np.exp(logp - top).reshape(shape)
+
     def _evidence_text(self, ev: Mapping[int, int], dd: Mapping[int, int] | None = None) -> str:
         parts = [f"{self._names[v]}={self._states[v][s]!r}" for v, s in ev.items()]
         parts += [f"do({self._names[v]}={self._states[v][s]!r})" for v, s in (dd or {}).items()]
@@ -908,9 +946,15 @@ class BayesNet:
         Raises ImpossibleEvidenceError when P(evidence) = 0 and StateError for unknown nodes/states.
         """
         t, ev, dd = self._prepare(variables, evidence, do)
-        table = self._joint_table(t, ev, dd)
+        table = self._tree_table(t, ev) if interval is None and not dd else None
+        pruned = False
+        if table is None:
+            table = self._joint_table(t, ev, dd)
+            free = tuple(v for v in t if v not in ev and v not in dd)
+            pruned = bool(ev) and self._unchecked(self._plan(free, tuple(sorted(ev)), (),
+                                                             tuple(sorted(dd)), False, False))
         z = table.sum()
-        if not z > 0:
+        if not z > 0 or (pruned and not self._log_evidence(ev, dd) > -np.inf):
             raise ImpossibleEvidenceError(f"the evidence has probability zero under the model: "
                                           f"{self._evidence_text(ev, dd)}")
         post = (table / z).ravel()
@@ -973,10 +1017,14 @@ class BayesNet:
                 if dd[v] != s:
                     return float("-inf")
                 del ev[v]
+        return self._log_evidence(ev, dd)
+
+    def _log_evidence(self, ev: dict[int, int], dd: dict[int, int]) -> float:
+        """log P(evidence) for evidence and intervention as ids (evidence not on intervened nodes)."""
         if not ev:
             return 0.0
-        p = self.probability_of_evidence({self._names[v]: self._states[v][s] for v, s in ev.items()},
-                                         {self._names[v]: self._states[v][s] for v, s in dd.items()})
+        plan = self._plan((), tuple(sorted(ev)), (), tuple(sorted(dd)), False, False)
+        p = float(kernels.run_plan(plan, self._cpts, ev, None, dd))
         with np.errstate(divide="ignore"):
             lp = float(np.log(p))
         if lp >= _LOG_TINY:
@@ -1088,11 +1136,13 @@ class BayesNet:
         n = len(evidence)
         card = self._cards[tv]
         out = None
-        if n and not sampled and tv not in dd and _many_patterns(codes >= 0) and self._use_junction(n):
+        if n and not sampled and tv not in dd and _many_patterns(codes >= 0) and \
+                self._use_junction(n, dd):
             # rows observing different columns are rarely identical: no de-duplication pass, and
             # the kernel's array is the answer (no copy)
             out = self._posterior_tree(codes, col_ids, tv, dd, evidence, np.arange(n))
-        codes = codes.astype(np.int64, copy=False)
+        if out is None:
+            codes = codes.astype(np.int64, copy=False)
         if out is None and (tv in dd or not n):
             out = np.empty((n_samples, n, card) if sampled else (n, card))
             if tv in dd:
@@ -1128,7 +1178,7 @@ class BayesNet:
         # many small pattern groups: one pass (junction tree, else per-row likelihood vectors) beats
         # a plan per pattern; a few large groups are faster with their evidence-pruned plans
         use_soft = len(patterns) > 8 and m / len(patterns) < 64
-        if not sampled and (use_soft or _ENGINE == "junction") and self._use_junction(m):
+        if not sampled and (use_soft or _ENGINE == "junction") and self._use_junction(m, dd):
             res = self._posterior_tree(uniq, col_ids, tv, dd, evidence, inv)
             if res is not None:
                 return res
@@ -1178,6 +1228,8 @@ class BayesNet:
                     bad = ~(z[..., 0] > 0).all(axis=0)
                 else:
                     bad = ~(z[..., 0] > 0)
+                    if hard_t and self._unchecked(plan):
+                        bad = bad | self._impossible_rows(tuple(sorted(hard_t)), hs, dd)
                 if bad.any():
                     flag = np.zeros(m, dtype=bool)
                     flag[r[bad]] = True
@@ -1187,6 +1239,27 @@ class BayesNet:
                 else:
                     res[r] = tab / z
         return res
+
+    def _unchecked(self, plan: kernels.Plan) -> bool:
+        """Whether a positive output of ``plan`` may still hide P(evidence) = 0: a CPT it dropped
+        (see :class:`kernels.Plan`) has a zero entry."""
+        return any(not self._cpts[v].all() for v in plan.dropped)
+
+    def _impossible_rows(self, hard: tuple[int, ...], hs: dict[int, np.ndarray], dd: dict[int, int]
+                         ) -> np.ndarray:
+        """Which rows of the hard evidence ``hs`` (node -> codes, one entry per row) have
+        P(evidence) = 0: the check behind plans whose pruning dropped observed nodes' CPTs."""
+        plan = self._plan((), hard, (), tuple(sorted(dd)), True, False)
+        pe = np.asarray(kernels.run_plan(plan, self._cpts, hs, None, dd)).reshape(-1)
+        zero = ~(pe > 0)
+        if zero.any():
+            # a product of many probabilities can underflow to 0: the tree keeps log scales
+            tree = self._junction(dd)
+            if tree is not None:
+                rows = np.flatnonzero(zero)
+                codes = np.stack([hs[v][rows] for v in hard], axis=1)
+                zero[rows] = ~(self._tree_log_evidence(tree, codes, list(hard)) > -np.inf)
+        return zero
 
     def _posterior_tree(self, codes: np.ndarray, col_ids: list[int], tv: int, dd: dict[int, int],
                         evidence: pd.DataFrame, inv: np.ndarray) -> np.ndarray | None:

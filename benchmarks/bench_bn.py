@@ -216,7 +216,9 @@ def large_networks(names, n_rows, rng):
             pick = rng.choice(len(nodes), 4, replace=False)
             net.query(nodes[pick[0]], {nodes[k]: str(data.iloc[0][nodes[k]]) for k in pick[1:]})
             single = time.perf_counter() - t0
-            plan = next(reversed(net._plans.values()))
+            # the elimination plan that query used (a network's first queries are eliminated)
+            plan = net._plan((int(pick[0]),), tuple(sorted(int(k) for k in pick[1:])), (), (),
+                             False, False)
             # worst case: the whole network eliminated (no pruning, no evidence) with its min-fill order
             scopes = [(*net._parents[v], v) for v in range(len(nodes))]
             order = sorted(range(len(nodes)), key=net._rank.__getitem__)

@@ -112,6 +112,7 @@ def test_queries_on_the_tree_match_enumeration(make_network, monkeypatch, seed, 
                                               n_ev):
     # once the kernel is loaded (or cached on disk) a query is answered by tree rows, one per
     # joint target state; elimination answers otherwise. Both against the full joint
+    monkeypatch.setattr(bn_network, "_TREE_QUERY_AFTER", 1)  # from the first query on
     rng = np.random.default_rng(seed)
     net = make_network(rng, n_nodes, zeros=bool(seed % 2))
     nodes = list(rng.permutation(net.nodes))
@@ -151,6 +152,7 @@ def test_queries_on_the_tree_match_enumeration(make_network, monkeypatch, seed, 
 
 @needs_numba
 def test_alarm_queries_on_the_tree_match_elimination(monkeypatch):
+    monkeypatch.setattr(bn_network, "_TREE_QUERY_AFTER", 1)
     net = BayesNet.from_bundled("alarm")
     rng = np.random.default_rng(11)
     data = net.sample(30, random_state=3)
@@ -347,3 +349,42 @@ def test_categorical_and_string_columns_encode_alike(asia):
     bad = pd.DataFrame({"smoke": pd.Categorical(["yes", "often"], categories=["yes", "no", "often"])})
     with pytest.raises(StateError, match=r"row 1: value 'often'"):
         asia.posterior(bad, "lung")
+
+
+@needs_numba
+def test_a_network_roots_its_tree_for_queries_after_a_few(asia, monkeypatch):
+    # a one-off query is answered by elimination (rooting the tree costs more than it saves);
+    # from the _TREE_QUERY_AFTER-th query on, by tree rows
+    monkeypatch.setattr(junction, "kernel_cached", lambda *a: True)
+    calls = []
+    monkeypatch.setattr(junction, "tree_rows", lambda *a, **k: calls.append(1) or _TREE_ROWS(*a, **k))
+    for i in range(bn_network._TREE_QUERY_AFTER + 2):
+        asia.query("lung", {"smoke": "yes"})
+        assert bool(calls) == (i + 1 >= bn_network._TREE_QUERY_AFTER)
+
+
+def test_many_patterns_without_the_tree_choose_soft_or_per_pattern_plans(asia, engine, monkeypatch):
+    # without the kernel, rows observing different columns share one soft-evidence plan unless
+    # it is large against a plan per pattern (or too large to build at all): same answers
+    engine("einsum")
+    rng = np.random.default_rng(4)
+    ev = _hidden_rows(asia, "lung", 300, rng, 0.5)
+    want = asia.posterior(ev, "lung")
+    _check_rows(asia, want.iloc[:40], ev.iloc[:40], "lung")
+    asia._plans.clear()
+    monkeypatch.setattr(bn_network, "_SOFT_TABLE", 0)
+    monkeypatch.setattr(bn_network, "_PLAN_ENTRIES", 0)
+    got = asia.posterior(ev, "lung")
+    assert sum(not key[2] for key in asia._plans) > 5  # a plan per observed-column pattern
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), atol=1e-14)
+    asia._plans.clear()
+    monkeypatch.setattr(bn_network, "_SOFT_TABLE", 65_536)
+    real = bn_network.BayesNet._plan
+
+    def no_soft(self, targets, hard, soft, *rest):
+        if soft:
+            raise bn_network.ModelError("too large")
+        return real(self, targets, hard, soft, *rest)
+
+    monkeypatch.setattr(bn_network.BayesNet, "_plan", no_soft)
+    np.testing.assert_allclose(asia.posterior(ev, "lung").to_numpy(), want.to_numpy(), atol=1e-14)

@@ -64,6 +64,8 @@ _MAX_LINK = 1 << 16
 _MAX_SORTED = 8_000_000
 #: float64 entries the evidence-sliced child matrices of one rooting may hold
 _MAX_SLICE = 2_000_000
+#: float64 entries the two-observation message table of one rooting may hold (ALARM: 37,741)
+_MAX_PAIR = 2_000_000
 
 
 if numba is not None:
@@ -154,6 +156,8 @@ class RootedTree:
     ``c``'s upward message when node ``v``, in state ``s``, is the only observed node in ``c``'s
     subtree: first the summed log scales of the subtree (``-inf`` when that evidence is impossible),
     then the message as a ratio to the constant one; ``sg_off[c, v] = -1`` where not kept.
+    ``pr``/``pr_off`` hold the same for two observed nodes at the clique where their paths meet
+    (see :func:`_pair_table`).
     ``jm[jo[c, a]:]`` (``-1``: not kept; stored transposed, input-major) is the matrix from clique
     ``c``'s message (a ratio) to the unnormalised message out of its ancestor ``a`` (the target's states at the root) when every
     clique from ``c``'s parent up to ``a`` changes only through the child on that path; ``jl[c, a]``
@@ -199,6 +203,8 @@ class RootedTree:
     evec: np.ndarray
     sg_off: np.ndarray
     sg: np.ndarray
+    pr_off: np.ndarray
+    pr: np.ndarray
     jo: np.ndarray
     jl: np.ndarray
     jm: np.ndarray
@@ -593,10 +599,15 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
                                e_off_arr, evec)
     jo, jl, jm = _jump_table(tree, root, tpos, tcard, parent, children, maps_arr, up_off, dn_off,
                              msg_off, msg_size, const_sub_log, cbase, inv_const)
+    # the pair table is read by the one-word kernel only
+    pr_off, pr = (_pair_table(tree, root, parent, children, home, homepos, maps_arr, up_off,
+                              dn_off, msg_off, msg_size, const_sub_log, cbase, inv_const, sg_off,
+                              sg) if nc <= 64 else
+                  (np.full((len(tree.cards), len(tree.cards)), -1, dtype=np.int64), np.zeros(1)))
     rooted = RootedTree(target, root, tpos, tcard, order, bitpos, ancm, chm, parent, ch_ptr, ch_idx, up_off, dn_off,
                         maps_arr, msg_off, msg_size, const_msg, const_sub_log, home, homepos, cbase,
                         inv_const, a_off, amat, s_off, smat, *srt, k_off, e_off_arr, evec, sg_off,
-                        sg, jo, jl, jm)
+                        sg, pr_off, pr, jo, jl, jm)
     # a rooting holds a few arrays the size of the whole tree: keep only the latest targets'
     if len(tree.rooted) >= _MAX_ROOTINGS:
         tree.rooted.pop(next(iter(tree.rooted)))
@@ -737,6 +748,102 @@ def _single_table(tree: JunctionTree, root: int, parent: np.ndarray, children: l
             pos += block.size
             prev = c
     return sg_off, sg
+
+
+def _pair_table(tree: JunctionTree, root: int, parent: np.ndarray, children: list[list[int]],
+                home: np.ndarray, homepos: np.ndarray, maps: np.ndarray, up_off: np.ndarray,
+                dn_off: np.ndarray, msg_off: np.ndarray, msg_size: np.ndarray,
+                const_sub_log: np.ndarray, cbase: np.ndarray, inv_const: np.ndarray,
+                sg_off: np.ndarray, sg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(pr_off, pr)``: the upward message of the clique where the evidence paths of two
+    observed nodes meet, when they are the only observations below it, per pair of states.
+
+    ``pr[pr_off[u, v] + (su * card_v + sv) * (msg_size[m] + 1):]`` (``u < v``; ``-1``: not kept)
+    holds the summed log scales of the meeting clique ``m``'s subtree (``-inf``: impossible) and
+    then ``m``'s message as a ratio to the constant one. On ALARM a row with 5 observations has
+    about one such meeting (of ~3 below the root); the table turns its clique walk into a copy.
+    Built from the single-observation table; not where that is absent, where the pair meets at
+    the root, or past ``_MAX_PAIR`` entries.
+    """
+    nc = len(tree.cliques)
+    n_nodes = len(tree.cards)
+    pr_off = np.full((n_nodes, n_nodes), -1, dtype=np.int64)
+    if sg.shape[0] <= 1 or nc == 0:
+        return pr_off, np.zeros(1)
+    depth = np.zeros(nc, dtype=np.int64)
+    for c in range(nc):
+        d, x = 0, c
+        while parent[x] >= 0:
+            x = parent[x]
+            d += 1
+        depth[c] = d
+
+    def below(c: int, m: int) -> int:
+        # the child of m on the path up from c
+        while parent[c] != m:
+            c = int(parent[c])
+        return c
+
+    jobs = []
+    need = 0
+    for u in range(n_nodes):
+        for v in range(u + 1, n_nodes):
+            a, b = int(home[u]), int(home[v])
+            while depth[a] > depth[b]:
+                a = int(parent[a])
+            while depth[b] > depth[a]:
+                b = int(parent[b])
+            while a != b:
+                a, b = int(parent[a]), int(parent[b])
+            if a == root:
+                continue
+            size = tree.cards[u] * tree.cards[v] * (int(msg_size[a]) + 1)
+            if need + size > _MAX_PAIR:
+                return np.full((n_nodes, n_nodes), -1, dtype=np.int64), np.zeros(1)
+            jobs.append((u, v, a))
+            need += size
+    pr = np.empty(max(1, need))
+    pos = 0
+    for u, v, m in jobs:
+        sz = int(tree.size[m])
+        ms = int(msg_size[m])
+        nv = int(tree.nvars[m])
+        st = tree.states[tree.st_off[m]:tree.st_off[m] + sz * nv].reshape(sz, nv)
+        w = cbase[tree.base_off[m]:tree.base_off[m] + sz]
+        logs = {}
+        factors = {}
+        used = []
+        for x in (u, v):
+            card = tree.cards[x]
+            if int(home[x]) == m:
+                # observed in m itself: an indicator on its entries
+                factors[x] = (st[:, homepos[x]][None, :] == np.arange(card)[:, None]).astype(float)
+                logs[x] = np.zeros(card)
+            else:
+                ch = below(int(home[x]), m)
+                used.append(ch)
+                k = int(msg_size[ch]) + 1
+                block = sg[sg_off[ch, x]:sg_off[ch, x] + card * k].reshape(card, k)
+                logs[x] = block[:, 0]
+                factors[x] = block[:, 1:][:, maps[dn_off[ch]:dn_off[ch] + sz]]
+        other = sum(const_sub_log[ch] for ch in children[m] if ch not in used)
+        terms = w[None, None, :] * factors[u][:, None, :] * factors[v][None, :, :]
+        up = maps[up_off[m]:up_off[m] + sz].astype(np.int64)
+        cu, cv = tree.cards[u], tree.cards[v]
+        msg = np.zeros((cu * cv, ms))
+        np.add.at(msg, (slice(None), up), terms.reshape(cu * cv, sz))
+        tot = msg.sum(axis=1)
+        alive = tot > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lg = (logs[u][:, None] + logs[v][None, :]).ravel() + other + np.log(tot)
+            ratio = np.where(alive[:, None], msg / np.where(alive, tot, 1.0)[:, None], 0.0)
+        lg = np.where(alive & np.isfinite(lg), lg, -np.inf)
+        ratio = ratio * inv_const[msg_off[m]:msg_off[m] + ms]
+        block = np.concatenate([lg[:, None], ratio], axis=1)
+        pr_off[u, v] = pos
+        pr[pos:pos + block.size] = block.ravel()
+        pos += block.size
+    return pr_off, pr
 
 
 def _jump_table(tree: JunctionTree, root: int, tpos: int, tcard: int, parent: np.ndarray,
@@ -1225,7 +1332,7 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
                parent, ch_ptr, ch_idx, size, nvars, base_off, cbase, st_off, states, byvar, up_off,
                dn_off, maps, msg_off, msg_size, inv_const, const_sub_log, home, homepos, a_off,
                amat, s_off, smat, sl_off, sl, run_off, runs, pw, pst, pdn_off, pdn, k_off, e_off,
-               evec, sg_off, sg, jo, jl, jm, out, logp):  # pragma: no cover
+               evec, sg_off, sg, pr_off, pr, jo, jl, jm, out, logp):  # pragma: no cover
     """:func:`_rows_block` for trees of at most 64 cliques: the cliques a row touches are bits of
     one word (by position children-first), so marking a row's evidence paths is one OR per
     observation, not a walk to the root, and the row visits only the cliques it must compute
@@ -1237,7 +1344,12 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
             maxv = nvars[c]
     one = np.uint64(1)
     has_sg = sg.shape[0] > 1
+    has_pair = pr.shape[0] > 1
     has_jump = jo.shape[0] > 1
+    # per clique met by exactly two observations: their columns (first, second)
+    pa = np.zeros(nc, dtype=np.int64)
+    pb = np.zeros(nc, dtype=np.int64)
+    pn = np.zeros(nc, dtype=np.int64)
     buf = np.zeros(max(1, inv_const.shape[0]))
     tmp = np.zeros(max(1, int(msg_size.max()) if nc else 1, tcard))
     obsv = np.zeros(nc, dtype=np.int64)
@@ -1262,6 +1374,7 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
             nob += codes[r, j] >= 0
         acc = np.uint64(0)
         two = np.uint64(0)
+        three = np.uint64(0)
         evm = np.uint64(0)
         for q in range(nob):
             j = ob[q]
@@ -1273,6 +1386,7 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
             evst[h, evc[h]] = s
             evcard[h, evc[h]] = node_cards[v]
             evc[h] += 1
+            three |= two & ancm[h]
             two |= acc & ancm[h]
             acc |= ancm[h]
             evm |= one << pos[h]
@@ -1281,15 +1395,35 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
         # topmost of each such path is visited, reading its message per node and state
         single = acc & ~two & ~rootbit
         todo = two | rootbit
+        # cliques where exactly two observations meet, answered from the pair table: the
+        # lowest meeting clique on each observation's path, when below exactly two
+        paired = np.uint64(0)
+        if has_pair:
+            pairs = two & ~three & ~rootbit
+            for q in range(nob):
+                m = ancm[hh[q]] & two
+                if m:
+                    tp = _ctz(m)
+                    if (pairs >> np.uint64(tp)) & one:
+                        c = order[tp]
+                        if pn[c] == 0:
+                            pa[c] = q
+                        else:
+                            pb[c] = q
+                        pn[c] += 1
+                        paired |= one << np.uint64(tp)
         if has_sg:
             for q in range(nob):
                 m = ancm[hh[q]] & single
                 if m:
                     tp = 63 - _clz(m)
+                    c = parent[order[tp]]
+                    if (paired >> pos[c]) & one:
+                        continue  # its meeting clique reads the pair table
                     c = order[tp]
                     obsv[c] = col_nodes[ob[q]]
                     obss[c] = codes[r, ob[q]]
-                    todo |= one << tp
+                    todo |= one << np.uint64(tp)
         else:
             todo |= acc
         logsc = 0.0
@@ -1301,6 +1435,41 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
             is_root = c == root
             mo = msg_off[c]
             ms = msg_size[c]
+            if (paired >> np.uint64(pc)) & one:
+                # the two observations below: column order gives node order u < v or not
+                qa = ob[pa[c]]
+                qb = ob[pb[c]]
+                pn[c] = 0
+                u = col_nodes[qa]
+                v = col_nodes[qb]
+                su = codes[r, qa]
+                sv = codes[r, qb]
+                if u > v:
+                    u, v = v, u
+                    su, sv = sv, su
+                o = pr_off[u, v]
+                if o >= 0:
+                    o += (su * node_cards[v] + sv) * (ms + 1)
+                    if pr[o] == -np.inf:
+                        dead = True
+                        break
+                    logsc += pr[o]
+                    for t in range(ms):
+                        buf[mo + t] = pr[o + 1 + t]
+                    p = parent[c]
+                    if has_jump and p >= 0 and not (evm >> pos[p]) & one and \
+                            (acc & chm[p]) == (one << pos[c]):
+                        add, top = _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent,
+                                              msg_off, msg_size, inv_const, jo, jl, jm, buf, tmp,
+                                              out)
+                        if add == -np.inf:
+                            dead = True
+                            break
+                        if top >= 0:
+                            logsc += add
+                            todo &= ~(ancm[parent[c]] & ~(ancm[parent[top]] if parent[top] >= 0
+                                                          else np.uint64(0)))
+                    continue
             if has_sg and not is_root and (single >> np.uint64(pc)) & one:
                 o = sg_off[c, obsv[c]] + obss[c] * (ms + 1)
                 if sg[o] == -np.inf:
@@ -1553,6 +1722,9 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
             logp[r] = logsc
         for q in range(nob):
             evc[hh[q]] = 0
+        if dead:
+            for c in range(nc):
+                pn[c] = 0
 
 
 def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nodes: Sequence[int],
@@ -1587,7 +1759,8 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
             rooted.home, rooted.homepos, rooted.a_off, rooted.amat, rooted.s_off, rooted.smat,
             rooted.sl_off, rooted.sl, rooted.run_off, rooted.runs, rooted.pw, rooted.pst,
             rooted.pdn_off, rooted.pdn, rooted.k_off, rooted.e_off,
-            rooted.evec, rooted.sg_off, rooted.sg, rooted.jo, rooted.jl, rooted.jm, out, logp)
+            rooted.evec, rooted.sg_off, rooted.sg, *((rooted.pr_off, rooted.pr) if mask else ()),
+            rooted.jo, rooted.jl, rooted.jm, out, logp)
     use_numba = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
     if not use_numba:
         getattr(kernel, "py_func", kernel)(0, n, *args)

@@ -46,8 +46,14 @@ _ENGINE = "auto"
 _LOG_TINY = float(np.log(1e-300))
 # below this many distinct rows a first (compiling) use of the junction-tree kernel does not pay
 _JT_MIN_ROWS = 2000
+#: soft-evidence plans with larger tables are weighed against a plan per pattern
+_SOFT_TABLE = 65_536
+#: table entries that cost about as much time as compiling one elimination plan (~1 ms)
+_PLAN_ENTRIES = 20_000
 #: joint target states up to which a query is answered by junction-tree rows (one per state)
 _TREE_QUERY_ROWS = 64
+#: queries of a network after which it roots its junction tree for queries (if not rooted yet)
+_TREE_QUERY_AFTER = 4
 # from this many string cells on, one compiled pass codes them (per-column hashing costs ~0.2 ms a
 # column of 10,000 cells, mostly per-column overhead when cells are missing)
 _WIDE_CELLS = 100_000
@@ -907,6 +913,12 @@ class BayesNet:
         n = int(np.prod(shape))
         if n > _TREE_QUERY_ROWS or not (junction.kernel_ready() or junction.kernel_cached()):
             return None
+        # rooting the tree costs ~10-500 ms (its tables): the first few queries of a network are
+        # answered by elimination, which a one-off query would wait for least
+        built = (getattr(self, "_jt", None) or {}).get(())
+        self._n_queries = getattr(self, "_n_queries", 0) + 1
+        if (built is None or -1 not in built.rooted) and self._n_queries < _TREE_QUERY_AFTER:
+            return None
         tree = self._junction({})
         if tree is None or not junction.kernel_cached(tree):
             return None
@@ -954,7 +966,12 @@ class BayesNet:
             pruned = bool(ev) and self._unchecked(self._plan(free, tuple(sorted(ev)), (),
                                                              tuple(sorted(dd)), False, False))
         z = table.sum()
-        if not z > 0 or (pruned and not self._log_evidence(ev, dd) > -np.inf):
+        if pruned:
+            try:
+                pruned = not self._log_evidence(ev, dd) > -np.inf
+            except ModelError:  # P(evidence) too large to eliminate exactly: unchecked
+                pruned = False
+        if not z > 0 or pruned:
             raise ImpossibleEvidenceError(f"the evidence has probability zero under the model: "
                                           f"{self._evidence_text(ev, dd)}")
         post = (table / z).ravel()
@@ -1189,6 +1206,23 @@ class BayesNet:
             ever = mask.any(axis=0)
             hard = tuple(col_ids[j] for j in np.flatnonzero(always))
             soft = tuple(col_ids[j] for j in np.flatnonzero(ever & ~always))
+            try:
+                soft_plan = self._plan((tv,), tuple(sorted(hard)), tuple(sorted(soft)),
+                                       tuple(sorted(dd)), True, sampled)
+            except ModelError:
+                # soft evidence keeps every ancestor of every observed column in one plan; where
+                # that is too large (link), each pattern's evidence-pruned plan may still fit
+                use_soft = False
+            else:
+                if soft_plan.max_table > _SOFT_TABLE:
+                    # a large soft plan (every row pays its tables) against a plan per pattern
+                    # (compiling one costs about as much as _PLAN_ENTRIES table entries), sized
+                    # by the first pattern's: on link 588 rows/s against 6
+                    first = self._plan((tv,), tuple(col_ids[j] for j in np.flatnonzero(patterns[0])),
+                                       (), tuple(sorted(dd)), True, sampled)
+                    use_soft = m * soft_plan.max_table <= len(patterns) * (_PLAN_ENTRIES
+                                                                           + first.max_table)
+        if use_soft:
             groups.append((np.arange(m), hard, soft))
         else:
             for k, pat in enumerate(patterns):
@@ -1249,7 +1283,11 @@ class BayesNet:
                          ) -> np.ndarray:
         """Which rows of the hard evidence ``hs`` (node -> codes, one entry per row) have
         P(evidence) = 0: the check behind plans whose pruning dropped observed nodes' CPTs."""
-        plan = self._plan((), hard, (), tuple(sorted(dd)), True, False)
+        try:
+            plan = self._plan((), hard, (), tuple(sorted(dd)), True, False)
+        except ModelError:
+            # P(evidence) needs tables too large for exact elimination (link, munin1): unchecked
+            return np.zeros(len(next(iter(hs.values()))), dtype=bool)
         pe = np.asarray(kernels.run_plan(plan, self._cpts, hs, None, dd)).reshape(-1)
         zero = ~(pe > 0)
         if zero.any():

@@ -66,7 +66,7 @@ def compile_kernels(net, rng) -> float:
     # the one-pass coder of wide string frames (compiled on its first frame of 100,000 cells)
     big = _rows(net, 4000, rng, True)
     net._encode(big, list(big.columns))
-    assert junction.kernel_ready() and bool(encoding._match_cells.signatures)
+    assert junction.kernel_ready() and bool(encoding._match_segments.signatures)
     return time.perf_counter() - t0
 
 

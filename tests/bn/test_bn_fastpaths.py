@@ -175,6 +175,16 @@ def test_wide_frames_code_like_the_per_column_path(asia, monkeypatch, compiled):
         states = [asia.node_states[c] for c in cols]
         assert encoding.arrow_state_codes(arrays, states, out, range(len(cols)), compiled=compiled)
         np.testing.assert_array_equal(out, exp)
+        # columns in several chunks, 4-byte offsets, rows split over threads, columns reordered
+        monkeypatch.setattr(encoding, "_CELLS_PER_THREAD", 10)
+        chunked = [pa.chunked_array([a[:len(a) // 3], a[len(a) // 3:]]) for a in arrays]
+        narrow = [a.cast(pa.string()) for a in arrays]
+        for arrs in (chunked, narrow):
+            out = np.full((len(part), len(cols)), 99, dtype=np.int8)
+            dest = list(range(len(cols)))[::-1]
+            assert encoding.arrow_state_codes(arrs, states, out, dest, compiled=compiled)
+            np.testing.assert_array_equal(out[:, ::-1], exp)
+        monkeypatch.setattr(encoding, "_CELLS_PER_THREAD", 100_000)
     monkeypatch.setattr(bn_network, "_WIDE_CELLS", 1)
     np.testing.assert_array_equal(asia._encode(frame, cols), want)
     np.testing.assert_array_equal(asia._encode(frame.iloc[37:301], cols), want[37:301])

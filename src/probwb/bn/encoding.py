@@ -89,6 +89,89 @@ def _match_cells(b0, b1, n_rows, valid, has_valid, offsets, data, col_state_ptr,
 #: cells below which a second thread costs more than it saves
 _CELLS_PER_THREAD = 100_000
 
+if numba is not None:
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _voidptr(typingctx, addr):  # pragma: no cover - compiled
+        """The integer ``addr`` as a raw pointer (for ``numba.carray`` views of arrow buffers)."""
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], cgutils.voidptr_t)
+        return types.voidptr(types.int64), codegen
+
+    @_jit()
+    def _match_segments(r0, r1, seg_col, seg_row, seg_len, seg_off, seg_valid, seg_offsets,
+                        seg_data, seg_wide, col_state_ptr, st_off, st_bytes, dest,
+                        out):  # pragma: no cover - compiled; :func:`_match_cells` is its twin
+        """Code rows ``r0:r1`` of every column straight from its arrow buffers (no concatenated
+        copy: large_string offsets are 8 bytes a cell, most of them missing). Segment ``g`` is
+        one arrow array (a column's chunk) holding rows ``seg_row[g]:seg_row[g] + seg_len[g]`` of
+        column ``seg_col[g]``, its cells starting at bit/offset ``seg_off[g]`` of the buffers at
+        the addresses given (``seg_valid[g] = 0``: no nulls). Missing cells get -1. Returns the
+        first (segment, row) whose value is not a state, as ``g * 2**32 + row``, or -1."""
+        for i in range(r0, r1):
+            for j in range(dest.shape[0]):
+                out[i, dest[j]] = -1
+        for g in range(seg_col.shape[0]):
+            a0 = max(r0, seg_row[g])
+            a1 = min(r1, seg_row[g] + seg_len[g])
+            if a0 >= a1:
+                continue
+            col = seg_col[g]
+            base = seg_off[g] - seg_row[g]  # cell index in the arrow array of row i: base + i
+            n_cells = seg_off[g] + seg_len[g]
+            # (bytes are read only at present cells' offsets: no length is needed)
+            data = numba.carray(_voidptr(seg_data[g]), (1 << 40,), np.uint8)
+            if seg_wide[g]:
+                offs64 = numba.carray(_voidptr(seg_offsets[g]), (n_cells + 1,), np.int64)
+                offs32 = numba.carray(_voidptr(seg_offsets[g]), (1,), np.int32)
+            else:
+                offs64 = numba.carray(_voidptr(seg_offsets[g]), (1,), np.int64)
+                offs32 = numba.carray(_voidptr(seg_offsets[g]), (n_cells + 1,), np.int32)
+            has_valid = seg_valid[g] != 0
+            valid = numba.carray(_voidptr(seg_valid[g]), ((n_cells + 7) // 8,), np.uint8) if \
+                has_valid else numba.carray(_voidptr(seg_offsets[g]), (1,), np.uint8)
+            k0 = col_state_ptr[col]
+            k1 = col_state_ptr[col + 1]
+            c0 = base + a0
+            c1 = base + a1
+            for byte in range(c0 >> 3, ((c1 - 1) >> 3) + 1):
+                bits = np.int64(valid[byte]) if has_valid else np.int64(255)
+                lo_bit = byte * 8
+                if lo_bit < c0:
+                    bits &= ~((np.int64(1) << (c0 - lo_bit)) - 1)
+                if lo_bit + 8 > c1:
+                    bits &= (np.int64(1) << (c1 - lo_bit)) - 1
+                while bits:
+                    bit = _LOW_BIT[bits]
+                    bits &= bits - 1
+                    cell = lo_bit + bit
+                    if seg_wide[g]:
+                        a = offs64[cell]
+                        ln = offs64[cell + 1] - a
+                    else:
+                        a = np.int64(offs32[cell])
+                        ln = np.int64(offs32[cell + 1]) - a
+                    code = -2
+                    for k in range(k0, k1):
+                        b = st_off[k]
+                        if st_off[k + 1] - b != ln:
+                            continue
+                        same = True
+                        for q in range(ln):
+                            if data[a + q] != st_bytes[b + q]:
+                                same = False
+                                break
+                        if same:
+                            code = k - k0
+                            break
+                    row = cell - base
+                    if code == -2:
+                        return g * (np.int64(1) << 32) + row
+                    out[row, dest[col]] = code
+        return -1
+
 
 def arrow_state_codes(arrays: Sequence, states: Sequence[Sequence[str]], out: np.ndarray,
                       dest: Sequence[int], *, compiled: bool | None = None) -> bool:
@@ -104,6 +187,9 @@ def arrow_state_codes(arrays: Sequence, states: Sequence[Sequence[str]], out: np
     n_rows = out.shape[0]
     if not len(arrays) or not n_rows:
         return True
+    use = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
+    if use:
+        return _by_segments(arrays, states, out, dest)
     chunks = []
     for a in arrays:
         chunks.extend(a.chunks if isinstance(a, pa.ChunkedArray) else [a])
@@ -117,6 +203,20 @@ def arrow_state_codes(arrays: Sequence, states: Sequence[Sequence[str]], out: np
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     has_valid = valid_buf is not None and big.null_count > 0
     valid = np.frombuffer(valid_buf, dtype=np.uint8) if has_valid else np.zeros(1, np.uint8)
+    col_state_ptr, st_off, st_bytes = _state_tables(states)
+    fn = getattr(_match_cells, "py_func", _match_cells)
+    dest = np.asarray(dest, dtype=np.int64)
+    if len(dest) == out.shape[1] and out.flags.c_contiguous:
+        out.fill(-1)
+    else:
+        out[:, dest] = -1
+    n_bytes = (len(big) + 7) // 8
+    return fn(0, n_bytes, n_rows, valid, has_valid, offsets, data, col_state_ptr, st_off, st_bytes,
+              dest, out) < 0
+
+
+def _state_tables(states: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(col_state_ptr, st_off, st_bytes)``: every column's state names as UTF-8 bytes end to end."""
     enc = [[s.encode() for s in st] for st in states]
     col_state_ptr = np.zeros(len(enc) + 1, dtype=np.int64)
     col_state_ptr[1:] = np.cumsum([len(e) for e in enc])
@@ -124,24 +224,45 @@ def arrow_state_codes(arrays: Sequence, states: Sequence[Sequence[str]], out: np
     st_off = np.zeros(len(flat) + 1, dtype=np.int64)
     st_off[1:] = np.cumsum([len(b) for b in flat])
     st_bytes = np.frombuffer(b"".join(flat), dtype=np.uint8) if st_off[-1] else np.zeros(1, np.uint8)
-    use = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
-    fn = _match_cells if use else getattr(_match_cells, "py_func", _match_cells)
-    dest = np.asarray(dest, dtype=np.int64)
-    if len(dest) == out.shape[1] and out.flags.c_contiguous:
-        out.fill(-1)
-    else:
-        out[:, dest] = -1
-    n_bytes = (len(big) + 7) // 8
-    args = (n_rows, valid, has_valid, offsets, data, col_state_ptr, st_off, st_bytes, dest, out)
-    n_threads = min(os.cpu_count() or 1, len(big) // _CELLS_PER_THREAD) if use else 1
-    if n_threads <= 1:
-        return fn(0, n_bytes, *args) < 0
-    # the compiled pass releases the GIL: byte ranges in parallel (they write disjoint cells),
-    # on the thread pool the junction-tree kernel shares
-    from probwb.bn.junction import _pool
+    return col_state_ptr, st_off, st_bytes
 
-    step = -(-n_bytes // n_threads)
-    futures = [_pool(n_threads - 1).submit(fn, b, min(n_bytes, b + step), *args)
-               for b in range(step, n_bytes, step)]
-    bad = [fn(0, min(n_bytes, step), *args)] + [f.result() for f in futures]
+
+def _by_segments(arrays: Sequence, states: Sequence[Sequence[str]], out: np.ndarray,
+                 dest: Sequence[int]) -> bool:
+    """:func:`arrow_state_codes` by the compiled pass over each chunk's own buffers, rows split
+    over the thread pool the junction-tree kernel shares."""
+    import pyarrow as pa
+
+    n_rows = out.shape[0]
+    segs = []
+    keep = []  # the chunks whose buffer addresses are passed: alive until the pass ends
+    for j, a in enumerate(arrays):
+        row = 0
+        for ch in (a.chunks if isinstance(a, pa.ChunkedArray) else [a]):
+            if not (pa.types.is_string(ch.type) or pa.types.is_large_string(ch.type)):
+                return False
+            bufs = ch.buffers()
+            valid = bufs[0].address if bufs[0] is not None and ch.null_count else 0
+            data = bufs[2].address if bufs[2] is not None and bufs[2].size else 0
+            segs.append((j, row, len(ch), ch.offset, valid, bufs[1].address, data,
+                         pa.types.is_large_string(ch.type)))
+            keep.append(ch)
+            row += len(ch)
+        if row != n_rows:
+            return False
+    cols = np.array(segs, dtype=np.int64).T if segs else np.zeros((8, 0), dtype=np.int64)
+    tabs = _state_tables(states)
+    dest = np.asarray(dest, dtype=np.int64)
+    args = (*cols, *tabs, dest, out)
+    n_threads = min(os.cpu_count() or 1, (n_rows * len(arrays)) // _CELLS_PER_THREAD)
+    if n_threads <= 1:
+        bad = [_match_segments(0, n_rows, *args)]
+    else:
+        from probwb.bn.junction import _pool
+
+        step = -(-n_rows // n_threads)
+        futures = [_pool(n_threads - 1).submit(_match_segments, r, min(n_rows, r + step), *args)
+                   for r in range(step, n_rows, step)]
+        bad = [_match_segments(0, min(n_rows, step), *args)] + [f.result() for f in futures]
+    del keep
     return all(b < 0 for b in bad)

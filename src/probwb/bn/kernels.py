@@ -446,6 +446,8 @@ _MAX_OPERANDS = 30
 def _einsum(subs: str, ops: list[np.ndarray]) -> np.ndarray:
     """``np.einsum(subs, *ops)``, contracting in groups when there are too many operands (a
     final step over many fully observed, scalar factors)."""
+    if len(ops) <= _MAX_OPERANDS:
+        return np.einsum(subs, *ops)
     ins, out = subs.split("->")
     words = ins.split(",")
     ops = list(ops)

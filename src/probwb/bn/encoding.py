@@ -250,7 +250,9 @@ def _by_segments(arrays: Sequence, states: Sequence[Sequence[str]], out: np.ndar
             row += len(ch)
         if row != n_rows:
             return False
-    cols = np.array(segs, dtype=np.int64).T if segs else np.zeros((8, 0), dtype=np.int64)
+    # one contiguous row per field: strided rows would compile a second specialisation (a
+    # one-segment row counts as contiguous, a longer one not)
+    cols = np.ascontiguousarray(np.array(segs, dtype=np.int64).reshape(-1, 8).T)
     tabs = _state_tables(states)
     dest = np.asarray(dest, dtype=np.int64)
     args = (*cols, *tabs, dest, out)

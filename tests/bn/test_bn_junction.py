@@ -349,6 +349,11 @@ def test_categorical_and_string_columns_encode_alike(asia):
     bad = pd.DataFrame({"smoke": pd.Categorical(["yes", "often"], categories=["yes", "no", "often"])})
     with pytest.raises(StateError, match=r"row 1: value 'often'"):
         asia.posterior(bad, "lung")
+    # a category no row uses is no error; categories in another order map by name
+    spare = pd.DataFrame({"smoke": pd.Categorical(["no", None, "yes"],
+                                                  categories=["often", "yes", "no"])})
+    np.testing.assert_array_equal(asia.posterior(spare, "lung").to_numpy(),
+                                  asia.posterior(spare.astype(object), "lung").to_numpy())
 
 
 @needs_numba

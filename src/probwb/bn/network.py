@@ -544,6 +544,20 @@ class BayesNet:
             if done[j]:
                 continue
             v = self._index[c]
+            vals = _column_values(data, c)
+            if isinstance(vals, pd.Categorical):
+                # the categories are the distinct values already (code -1 = missing): map the
+                # few categories, then one gather; no Series built (~50 us a column)
+                cats = vals.categories
+                names = cats.tolist()
+                if not all(isinstance(x, str) for x in names):
+                    names = [_state_text(x) for x in names]
+                table = self._state_index[v]
+                lookup = np.array([table.get(x, -2) for x in names] + [-1], dtype=np.int64)
+                if not (lookup[:-1] == -2).any() or not ((vals.codes >= 0) & (lookup[vals.codes]
+                                                                              == -2)).any():
+                    out[:, j] = lookup[vals.codes]
+                    continue
             col = data[c]
             if _arrow_strings(col):
                 codes = _arrow_codes(col, self._states[v])

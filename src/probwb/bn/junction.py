@@ -4,14 +4,18 @@
 cliques, joins them by a maximum-weight spanning tree of separators and multiplies each CPT into one
 clique holding its family. :func:`root_tree` roots the tree at the clique holding the target
 that makes evidence paths cheapest and precomputes every clique's evidence-free upward message,
-plus shortcuts for the commonest per-row updates (one observed variable in a clique, one updated
-child), every clique's message when a single observed node lies below it (per node and state),
-and matrices that carry a message up a path of cliques that only pass it on. :func:`tree_rows`
-then answers one evidence row at a time, in parallel over rows: only the cliques that are the
-"home" of an observed variable, and their ancestors, get new messages; every other child reuses
-its constant message, a subtree with one observation reads its message from the table, and only
-the cliques where two or more evidence paths meet (and the root) are computed. Entries that contradict the evidence are skipped, not multiplied by zero, and each message
-is normalised with its log scale accumulated, so ``log P(evidence)`` never underflows.
+plus shortcuts for the commonest per-row updates: every clique's message when a single observed
+node lies below it (per node and state), the message where the paths of exactly two observed
+nodes meet (per pair of states), matrices that carry a message up a path of cliques that only pass
+it on, matrices for a clique that changes through one child (and one observation), and each
+clique's entries sorted by the message entry they add to, so a clique's sums stay in registers.
+:func:`tree_rows` then answers one evidence row at a time, in parallel over rows: only the cliques
+that are the "home" of an observed variable, and their ancestors, get new messages; every other
+child reuses its constant message, and only the cliques where three or more evidence paths meet
+(and the root) are computed. Trees of at most 64 cliques (ALARM has 27) take a kernel that keeps a
+row's cliques as the bits of one word. Entries that contradict the evidence are skipped, not
+multiplied by zero, and each message is normalised with its log scale accumulated, so
+``log P(evidence)`` never underflows.
 
 The per-row kernel is compiled with numba when it is importable (the ``fast`` extra). Without numba
 the same function runs as plain Python: exact, but slow, so callers then use the einsum engine of

@@ -970,6 +970,8 @@ class BayesNet:
         columns ``probability``, ``lower``, ``upper``: the equal-tailed credible interval of each
         posterior probability over ``n_samples`` draws of the CPTs from their Dirichlet posteriors.
         Raises ImpossibleEvidenceError when P(evidence) = 0 and StateError for unknown nodes/states.
+        Once the compiled junction-tree kernel is loaded (or in numba's disk cache), repeated queries
+        read it: one row per joint target state; otherwise an elimination plan per query pattern.
         """
         t, ev, dd = self._prepare(variables, evidence, do)
         table = self._tree_table(t, ev) if interval is None and not dd else None

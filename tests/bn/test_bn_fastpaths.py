@@ -160,8 +160,7 @@ def _wide(net: BayesNet, n: int, rng: np.random.Generator) -> pd.DataFrame:
 
 
 @needs_numba
-@pytest.mark.parametrize("compiled", [True, False])
-def test_wide_frames_code_like_the_per_column_path(asia, monkeypatch, compiled):
+def test_wide_frames_code_like_the_per_column_path(asia, monkeypatch):
     rng = np.random.default_rng(11)
     frame = _wide(asia, 400, rng)
     frame["smoke"] = asia.sample(400, random_state=2)["smoke"].astype(str)  # a column without NaN
@@ -173,7 +172,7 @@ def test_wide_frames_code_like_the_per_column_path(asia, monkeypatch, compiled):
         out = np.full((len(part), len(cols)), 99, dtype=np.int64)
         arrays = [pa.array(part[c].array) for c in cols]
         states = [asia.node_states[c] for c in cols]
-        assert encoding.arrow_state_codes(arrays, states, out, range(len(cols)), compiled=compiled)
+        assert encoding.arrow_state_codes(arrays, states, out, range(len(cols)))
         np.testing.assert_array_equal(out, exp)
         # columns in several chunks, 4-byte offsets, rows split over threads, columns reordered
         monkeypatch.setattr(encoding, "_CELLS_PER_THREAD", 10)
@@ -182,7 +181,7 @@ def test_wide_frames_code_like_the_per_column_path(asia, monkeypatch, compiled):
         for arrs in (chunked, narrow):
             out = np.full((len(part), len(cols)), 99, dtype=np.int8)
             dest = list(range(len(cols)))[::-1]
-            assert encoding.arrow_state_codes(arrs, states, out, dest, compiled=compiled)
+            assert encoding.arrow_state_codes(arrs, states, out, dest)
             np.testing.assert_array_equal(out[:, ::-1], exp)
         monkeypatch.setattr(encoding, "_CELLS_PER_THREAD", 100_000)
     monkeypatch.setattr(bn_network, "_WIDE_CELLS", 1)

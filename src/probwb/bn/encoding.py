@@ -2,10 +2,11 @@
 
 pyarrow's ``index_in`` costs ~0.2 ms per column of 10,000 cells even when most cells are missing:
 for a wide evidence frame (one column per node) that is more than the junction-tree kernel needs
-for the rows themselves. Here all columns' cells are laid end to end in one arrow array and one
-compiled pass reads its validity bitmap, offsets and bytes, comparing each present cell with the
-few state names of its column. Used only with numba (the ``fast`` extra) and for large frames;
-any value that is not a state sends the caller back to its per-column path, which names it.
+for the rows themselves. Here one compiled pass per thread reads every column chunk's validity
+bitmap, offsets and bytes in place (through their addresses: no concatenated copy) and compares
+each present cell with the few state names of its column. Used only with numba (the ``fast``
+extra) and for large frames; any value that is not a state sends the caller back to its
+per-column path, which names it (that path is also the reference the tests compare with).
 """
 
 from __future__ import annotations
@@ -39,53 +40,6 @@ def _jit():
     return numba.njit(cache=True, nogil=True)
 
 
-@_jit()
-def _match_cells(b0, b1, n_rows, valid, has_valid, offsets, data, col_state_ptr, st_off, st_bytes,
-                 dest, out):  # pragma: no cover - compiled; its Python twin runs in the tests
-    """Write ``out[row, dest[col]]`` for each present cell ``col * n_rows + row`` of the validity
-    bytes ``b0:b1`` (missing cells are left alone: the caller filled them with -1); return the
-    first cell whose value is not a state of its column (-1 when none)."""
-    n_cells = offsets.shape[0] - 1
-    # cells come in increasing order: the column advances by comparison, not a division per cell
-    # (an integer division costs ~30 cycles, as much as the rest of a cell's work)
-    col = (b0 * 8) // n_rows
-    col_end = (col + 1) * n_rows
-    for byte in range(b0, b1):
-        bits = np.int64(valid[byte]) if has_valid else np.int64(255)
-        # visit the set bits only (lowest first): branching on each of a mostly-missing frame's
-        # bits mispredicted about half of them
-        while bits:
-            bit = _LOW_BIT[bits]
-            bits &= bits - 1
-            i = byte * 8 + bit
-            if i >= n_cells:
-                break
-            while i >= col_end:
-                col += 1
-                col_end += n_rows
-            row = i - (col_end - n_rows)
-            k0 = col_state_ptr[col]
-            a = offsets[i]
-            ln = offsets[i + 1] - a
-            code = -2
-            for k in range(k0, col_state_ptr[col + 1]):
-                b = st_off[k]
-                if st_off[k + 1] - b != ln:
-                    continue
-                same = True
-                for q in range(ln):
-                    if data[a + q] != st_bytes[b + q]:
-                        same = False
-                        break
-                if same:
-                    code = k - k0
-                    break
-            if code == -2:
-                return i
-            out[row, dest[col]] = code
-    return -1
-
-
 #: cells below which a second thread costs more than it saves
 _CELLS_PER_THREAD = 100_000
 
@@ -103,7 +57,7 @@ if numba is not None:
     @_jit()
     def _match_segments(r0, r1, seg_col, seg_row, seg_len, seg_off, seg_valid, seg_offsets,
                         seg_data, seg_wide, col_state_ptr, st_off, st_bytes, dest,
-                        out):  # pragma: no cover - compiled; :func:`_match_cells` is its twin
+                        out):  # pragma: no cover - compiled
         """Code rows ``r0:r1`` of every column straight from its arrow buffers (no concatenated
         copy: large_string offsets are 8 bytes a cell, most of them missing). Segment ``g`` is
         one arrow array (a column's chunk) holding rows ``seg_row[g]:seg_row[g] + seg_len[g]`` of
@@ -174,45 +128,19 @@ if numba is not None:
 
 
 def arrow_state_codes(arrays: Sequence, states: Sequence[Sequence[str]], out: np.ndarray,
-                      dest: Sequence[int], *, compiled: bool | None = None) -> bool:
+                      dest: Sequence[int]) -> bool:
     """Write the state codes (-1 missing) of pyarrow string arrays into columns of ``out``.
 
-    ``arrays[j]`` (an arrow ``Array`` or ``ChunkedArray`` of ``len(out)`` strings, all of one arrow
-    type) is coded against the names ``states[j]`` into ``out[:, dest[j]]``. Returns False when a
-    value is not a state (``out`` is then partly written; the caller reports the value).
-    ``compiled=False`` runs the Python twin of the compiled pass (tests).
+    ``arrays[j]`` (an arrow ``Array`` or ``ChunkedArray`` of ``len(out)`` strings) is coded against
+    the names ``states[j]`` into ``out[:, dest[j]]``. Returns False when a value is not a state or
+    an array is not of strings (``out`` is then partly written; the caller codes those columns
+    itself and reports the value). Needs numba (``HAVE_NUMBA``).
     """
-    import pyarrow as pa
-
-    n_rows = out.shape[0]
-    if not len(arrays) or not n_rows:
+    if not HAVE_NUMBA:
+        raise RuntimeError("arrow_state_codes needs numba (the 'fast' extra)")
+    if not len(arrays) or not out.shape[0]:
         return True
-    use = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
-    if use:
-        return _by_segments(arrays, states, out, dest)
-    chunks = []
-    for a in arrays:
-        chunks.extend(a.chunks if isinstance(a, pa.ChunkedArray) else [a])
-    # one array with offset 0 (concatenating re-bases sliced chunks), so cell i is bit i
-    big = pa.concat_arrays(chunks)
-    if big.offset or len(big) != n_rows * len(arrays):
-        return False
-    valid_buf, off_buf, data_buf = big.buffers()[:3]
-    wide = pa.types.is_large_string(big.type)
-    offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)[:len(big) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    has_valid = valid_buf is not None and big.null_count > 0
-    valid = np.frombuffer(valid_buf, dtype=np.uint8) if has_valid else np.zeros(1, np.uint8)
-    col_state_ptr, st_off, st_bytes = _state_tables(states)
-    fn = getattr(_match_cells, "py_func", _match_cells)
-    dest = np.asarray(dest, dtype=np.int64)
-    if len(dest) == out.shape[1] and out.flags.c_contiguous:
-        out.fill(-1)
-    else:
-        out[:, dest] = -1
-    n_bytes = (len(big) + 7) // 8
-    return fn(0, n_bytes, n_rows, valid, has_valid, offsets, data, col_state_ptr, st_off, st_bytes,
-              dest, out) < 0
+    return _by_segments(arrays, states, out, dest)
 
 
 def _state_tables(states: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,10 +12,10 @@ clique's entries sorted by the message entry they add to, so a clique's sums sta
 :func:`tree_rows` then answers one evidence row at a time, in parallel over rows: only the cliques
 that are the "home" of an observed variable, and their ancestors, get new messages; every other
 child reuses its constant message, and only the cliques where three or more evidence paths meet
-(and the root) are computed. Trees of at most 64 cliques (ALARM has 27) take a kernel that keeps a
-row's cliques as the bits of one word. Entries that contradict the evidence are skipped, not
-multiplied by zero, and each message is normalised with its log scale accumulated, so
-``log P(evidence)`` never underflows.
+(and the root) are computed. The kernel keeps a row's cliques as bits, 64 to a word (ALARM's 27
+cliques: one word), so marking an observation's path to the root is an OR. Entries that
+contradict the evidence are skipped, not multiplied by zero, and each message is normalised with
+its log scale accumulated, so ``log P(evidence)`` never underflows.
 
 The per-row kernel is compiled with numba when it is importable (the ``fast`` extra). Without numba
 the same function runs as plain Python: exact, but slow, so callers then use the einsum engine of
@@ -56,6 +56,8 @@ def _jit(inline: bool = False):
 _MAX_ROOTINGS = 8
 #: fewer rows than this per thread are not worth a thread
 _ROWS_PER_THREAD = 1000
+#: cliques per word of the row kernel's bit sets (64; tests use fewer to exercise several words)
+_WORD_BITS = 64
 #: float64 entries (8 bytes each) the single-observation message table of one rooting may hold:
 #: 16 MB, up to 8 rootings cached (ALARM needs 6,686 entries, pathfinder 1.6M; andes, 7.7M, gained
 #: only 8% from its table)
@@ -92,42 +94,29 @@ def _clz(x):  # pragma: no cover - compiled
     return leading_zeros(x)
 
 
-def _kernel_for(tree: JunctionTree | None):
-    """The row kernel that answers on ``tree``: the one-word kernel up to 64 cliques."""
-    return _rows_mask if tree is None or len(tree.cliques) <= 64 else _rows_block
-
-
-def kernel_ready(tree: JunctionTree | None = None) -> bool:
-    """Return True when the compiled row kernel for ``tree`` (any, when None) is loaded in this
-    process (no compile to wait for)."""
-    if not HAVE_NUMBA:
-        return False
+def kernel_ready() -> bool:
+    """Return True when the compiled row kernel is loaded in this process (no compile to wait for)."""
     # ``overloads`` (a dict) rather than ``signatures``, which rebuilds a list of types (~35 us)
-    if tree is None:
-        return bool(_rows_block.overloads or _rows_mask.overloads)
-    return bool(_kernel_for(tree).overloads)
+    return HAVE_NUMBA and bool(_rows_block.overloads)
 
 
-_CACHED: dict[str, bool] = {}
+_CACHED: list[bool] = []
 
 
-def kernel_cached(tree: JunctionTree | None = None) -> bool:
-    """Return True when the row kernel for ``tree`` (the one-word kernel when None) is loaded, or
-    numba's on-disk cache holds a current compilation of it (a first call then loads it in ~0.1 s
-    instead of compiling for seconds)."""
+def kernel_cached() -> bool:
+    """Return True when the row kernel is loaded, or numba's on-disk cache holds a current
+    compilation of it (a first call then loads it in ~0.1 s instead of compiling for seconds)."""
+    if kernel_ready():
+        return True
     if not HAVE_NUMBA:
         return False
-    kernel = _kernel_for(tree)
-    if kernel.overloads:
-        return True
-    name = kernel.py_func.__name__
-    if name not in _CACHED:
+    if not _CACHED:
         try:
             # numba's own check: the index is read only when the source file's stamp still matches
-            _CACHED[name] = bool(kernel._cache._cache_file._load_index())
+            _CACHED.append(bool(_rows_block._cache._cache_file._load_index()))
         except Exception:  # noqa: BLE001 - numba internals differ between versions: assume no cache
-            _CACHED[name] = False
-    return _CACHED[name]
+            _CACHED.append(False)
+    return _CACHED[0]
 
 
 @dataclass
@@ -173,7 +162,9 @@ class RootedTree:
     tpos: int
     tcard: int
     order: np.ndarray
-    pos: np.ndarray
+    nbits: int
+    wd: np.ndarray
+    bt: np.ndarray
     ancm: np.ndarray
     chm: np.ndarray
     parent: np.ndarray
@@ -447,18 +438,22 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
     children: list[list[int]] = [[] for _ in range(nc)]
     for c in bfs[1:]:
         children[int(parent[c])].append(c)
-    # trees of at most 64 cliques: each clique a bit (its position in ``order``); per clique the
+    # each clique a bit (by its position in ``order``, ``_WORD_BITS`` to a word); per clique the
     # bits of itself and its ancestors, and of its children
-    bitpos = np.zeros(nc, dtype=np.uint64)
-    ancm = np.zeros(nc, dtype=np.uint64)
-    chm = np.zeros(nc, dtype=np.uint64)
-    if nc <= 64:
-        bitpos[order] = np.arange(nc, dtype=np.uint64)
-        for c in bfs:
-            p = int(parent[c])
-            ancm[c] = (np.uint64(1) << bitpos[c]) | (ancm[p] if p >= 0 else np.uint64(0))
-            if p >= 0:
-                chm[p] |= np.uint64(1) << bitpos[c]
+    nbits = _WORD_BITS
+    nw = max(1, -(-nc // nbits))
+    place = np.zeros(nc, dtype=np.int64)
+    place[order] = np.arange(nc, dtype=np.int64)
+    wd = place // nbits
+    bt = np.left_shift(np.uint64(1), (place % nbits).astype(np.uint64))
+    ancm = np.zeros((nc, nw), dtype=np.uint64)
+    chm = np.zeros((nc, nw), dtype=np.uint64)
+    for c in bfs:
+        p = int(parent[c])
+        if p >= 0:
+            ancm[c] = ancm[p]
+            chm[p, wd[c]] |= bt[c]
+        ancm[c, wd[c]] |= bt[c]
     ch_ptr = np.zeros(nc + 1, dtype=np.int64)
     ch_ptr[1:] = np.cumsum([len(x) for x in children])
     ch_idx = np.array([c for x in children for c in x], dtype=np.int64)
@@ -549,13 +544,7 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
         sz = int(tree.size[c])
         nv = int(tree.nvars[c])
         w = cbase[tree.base_off[c]:tree.base_off[c] + sz]
-        st = tree.states[tree.st_off[c]:tree.st_off[c] + sz * nv].reshape(sz, nv).astype(np.int64)
-        if int(parent[c]) >= 0:
-            out_idx = maps_arr[up_off[c]:up_off[c] + sz].astype(np.int64)
-            n_out = int(msg_size[c])
-        else:
-            out_idx = st[:, tpos] if tpos >= 0 else np.zeros(sz, dtype=np.int64)
-            n_out = tcard
+        st, out_idx, n_out = _clique_out(tree, c, parent, maps_arr, up_off, msg_size, tpos, tcard)
         for ch in children[c]:
             n_in = int(msg_size[ch])
             dn = maps_arr[dn_off[ch]:dn_off[ch] + sz].astype(np.int64)
@@ -603,12 +592,9 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
                                e_off_arr, evec)
     jo, jl, jm = _jump_table(tree, root, tpos, tcard, parent, children, maps_arr, up_off, dn_off,
                              msg_off, msg_size, const_sub_log, cbase, inv_const)
-    # the pair table is read by the one-word kernel only
-    pr_off, pr = (_pair_table(tree, root, parent, children, home, homepos, maps_arr, up_off,
-                              dn_off, msg_off, msg_size, const_sub_log, cbase, inv_const, sg_off,
-                              sg) if nc <= 64 else
-                  (np.full((len(tree.cards), len(tree.cards)), -1, dtype=np.int64), np.zeros(1)))
-    rooted = RootedTree(target, root, tpos, tcard, order, bitpos, ancm, chm, parent, ch_ptr, ch_idx, up_off, dn_off,
+    pr_off, pr = _pair_table(tree, root, parent, children, home, homepos, maps_arr, up_off,
+                             dn_off, msg_off, msg_size, const_sub_log, cbase, inv_const, sg_off, sg)
+    rooted = RootedTree(target, root, tpos, tcard, order, nbits, wd, bt, ancm, chm, parent, ch_ptr, ch_idx, up_off, dn_off,
                         maps_arr, msg_off, msg_size, const_msg, const_sub_log, home, homepos, cbase,
                         inv_const, a_off, amat, s_off, smat, *srt, k_off, e_off_arr, evec, sg_off,
                         sg, pr_off, pr, jo, jl, jm)
@@ -617,6 +603,20 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
         tree.rooted.pop(next(iter(tree.rooted)))
     tree.rooted[target] = rooted
     return rooted
+
+
+def _clique_out(tree: JunctionTree, c: int, parent: np.ndarray, maps: np.ndarray,
+                up_off: np.ndarray, msg_size: np.ndarray, tpos: int, tcard: int
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return ``(states, out_idx, n_out)`` of clique ``c``: its entries' states (entries x
+    variables), the entry of its upward message each adds to (the target's state at the root)
+    and that message's length."""
+    sz = int(tree.size[c])
+    nv = int(tree.nvars[c])
+    st = tree.states[tree.st_off[c]:tree.st_off[c] + sz * nv].reshape(sz, nv).astype(np.int64)
+    if int(parent[c]) >= 0:
+        return st, maps[up_off[c]:up_off[c] + sz].astype(np.int64), int(msg_size[c])
+    return st, (st[:, tpos] if tpos >= 0 else np.zeros(sz, dtype=np.int64)), tcard
 
 
 def _sorted_layout(tree: JunctionTree, parent: np.ndarray, children: list[list[int]], tpos: int,
@@ -643,13 +643,7 @@ def _sorted_layout(tree: JunctionTree, parent: np.ndarray, children: list[list[i
     for c in range(nc):
         sz = int(tree.size[c])
         nv = int(tree.nvars[c])
-        st = tree.states[tree.st_off[c]:tree.st_off[c] + sz * nv].reshape(sz, nv).astype(np.int64)
-        if int(parent[c]) >= 0:
-            out_idx = maps[up_off[c]:up_off[c] + sz].astype(np.int64)
-            n_out = int(msg_size[c])
-        else:
-            out_idx = st[:, tpos] if tpos >= 0 else np.zeros(sz, dtype=np.int64)
-            n_out = tcard
+        st, out_idx, n_out = _clique_out(tree, c, parent, maps, up_off, msg_size, tpos, tcard)
         cards = [tree.cards[u] for u in tree.cliques[c]]
         need = sz * (nv + 1 + len(children[c])) + (sum(cards) + 1) * (n_out + 1)
         if used + need > _MAX_SORTED:
@@ -922,382 +916,40 @@ def _jump_table(tree: JunctionTree, root: int, tpos: int, tcard: int, parent: np
     return jo, jl, jm
 
 
-@_jit()
-def _jump(c, r, root, tcard, cnt, evc, parent, msg_off, msg_size, inv_const, jo, jl, jm, buf, tmp,
-          done, out):  # pragma: no cover
-    """Carry clique ``c``'s message (in ``buf``) up through the cliques above it that change only
-    through it, by the longest kept path matrix; return the log scale it adds (0.0 when no jump,
-    ``-inf`` when the row's evidence is impossible)."""
-    if c == root or jo.shape[0] == 1:
-        return 0.0
-    top = -1
-    a = c
-    while True:
-        p = parent[a]
-        if p < 0 or evc[p] != 0 or cnt[p] != cnt[c]:
-            break
-        a = p
-        if jo[c, a] >= 0:
-            top = a
-    if top < 0:
-        return 0.0
-    o = jo[c, top]
-    cm = msg_size[c]
-    co = msg_off[c]
-    n_out = tcard if top == root else msg_size[top]
+@_jit(inline=True)
+def _matvec(mat, o, x, xo, n_in, n_out, y):  # pragma: no cover - compiled
+    """``y[:n_out] = M @ x[xo:xo + n_in]`` for the input-major matrix ``M`` at ``mat[o:]``: column
+    after column, independent sums the compiler vectorises (row-major dot products wait on each
+    addition)."""
     for j in range(n_out):
-        tmp[j] = 0.0
-    for i in range(cm):
-        x = buf[co + i]
-        if x == 0.0:
-            continue
+        y[j] = 0.0
+    for i in range(n_in):
+        xi = x[xo + i]
         oi = o + i * n_out
         for j in range(n_out):
-            tmp[j] += jm[oi + j] * x
-    tot = 0.0
-    for j in range(n_out):
-        tot += tmp[j]
-    a = parent[c]
-    while True:
-        done[a] = True
-        if a == top:
-            break
-        a = parent[a]
-    if not tot > 0.0:
-        return -np.inf
-    inv = 1.0 / tot
-    if top == root:
-        for j in range(n_out):
-            out[r, j] = tmp[j] * inv
-    else:
-        mo = msg_off[top]
-        for j in range(n_out):
-            buf[mo + j] = tmp[j] * inv * inv_const[mo + j]
-    return jl[c, top] + np.log(tot)
+            y[j] += mat[oi + j] * xi
 
 
 @_jit()
-def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, parent, ch_ptr,
-                ch_idx, size, nvars, base_off, cbase, st_off, states, byvar, up_off, dn_off, maps,
-                msg_off, msg_size, inv_const, const_sub_log, home, homepos, a_off, amat, s_off,
-                smat, sl_off, sl, run_off, runs, pw, pst, pdn_off, pdn, k_off, e_off, evec, sg_off,
-                sg, jo, jl, jm, out, logp):  # pragma: no cover
-    nc = order.shape[0]
-    maxv = 1
-    for c in range(nc):
-        if nvars[c] > maxv:
-            maxv = nvars[c]
-    buf = np.zeros(max(1, inv_const.shape[0]))
-    mark = np.zeros(nc, dtype=np.bool_)
-    # cliques whose message a path matrix from below has already set
-    done = np.zeros(nc, dtype=np.bool_)
-    tmp = np.zeros(max(1, int(msg_size.max()) if nc else 1, tcard))
-    # per clique: how many observed nodes lie in its subtree, and (when one) which and its state
-    cnt = np.zeros(nc, dtype=np.int64)
-    obsv = np.zeros(nc, dtype=np.int64)
-    obss = np.zeros(nc, dtype=np.int64)
-    evc = np.zeros(nc, dtype=np.int64)
-    evpos = np.zeros((nc, maxv), dtype=np.int64)
-    evst = np.zeros((nc, maxv), dtype=np.int64)
-    evcard = np.zeros((nc, maxv), dtype=np.int64)
-    acc = np.zeros(tcard)
-    mch = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
-    mco = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
-    mdn = np.zeros(max(1, ch_idx.shape[0]), dtype=np.int64)
-    k = codes.shape[1]
-    for r in range(lo, hi):
-        for j in range(k):
-            s = codes[r, j]
-            if s < 0:
-                continue
-            v = col_nodes[j]
-            h = home[v]
-            evpos[h, evc[h]] = homepos[v]
-            evst[h, evc[h]] = s
-            evcard[h, evc[h]] = node_cards[v]
-            evc[h] += 1
-            c = h
-            while c >= 0:
-                mark[c] = True
-                cnt[c] += 1
-                obsv[c] = v
-                obss[c] = s
-                c = parent[c]
-        mark[root] = True
-        logsc = 0.0
-        dead = False
-        for idx in range(nc):
-            c = order[idx]
-            if not mark[c] or done[c]:
-                continue
-            is_root = c == root
-            mo = msg_off[c]
-            ms = msg_size[c]
-            if not is_root and cnt[c] == 1 and sg_off[c, obsv[c]] >= 0:
-                p = parent[c]
-                if p != root and cnt[p] == 1 and sg_off[p, obsv[p]] >= 0:
-                    continue  # the parent's tabled message covers this subtree
-                o = sg_off[c, obsv[c]] + obss[c] * (ms + 1)
-                if sg[o] == -np.inf:
-                    dead = True
-                    break
-                logsc += sg[o]
-                for t in range(ms):
-                    buf[mo + t] = sg[o + 1 + t]
-                p = parent[c]
-                if evc[p] != 0 or cnt[p] != cnt[c] or jo.shape[0] == 1:
-                    continue  # the parent merges: no path to jump
-                add = _jump(c, r, root, tcard, cnt, evc, parent, msg_off, msg_size, inv_const, jo,
-                            jl, jm, buf, tmp, done, out)
-                if add == -np.inf:
-                    dead = True
-                    break
-                logsc += add
-                continue
-            nv = nvars[c]
-            so = st_off[c]
-            bo = base_off[c]
-            ne = evc[c]
-            um = up_off[c]
-            if is_root:
-                for t in range(tcard):
-                    acc[t] = 0.0
-            else:
-                for t in range(ms):
-                    buf[mo + t] = 0.0
-            c0 = ch_ptr[c]
-            c1 = ch_ptr[c + 1]
-            nm = 0
-            for t in range(c0, c1):
-                ch = ch_idx[t]
-                if mark[ch]:
-                    mch[nm] = ch
-                    nm += 1
-            if ne == 1 and nm == 0:
-                # one observed variable and nothing below: a precomputed message per state
-                src = e_off[k_off[c] + evpos[c, 0]] + evst[c, 0] * (tcard if is_root else ms)
-                if is_root:
-                    for t in range(tcard):
-                        acc[t] = evec[src + t]
-                else:
-                    for t in range(ms):
-                        buf[mo + t] = evec[src + t]
-            elif ne == 0 and nm == 1 and a_off[mch[0]] >= 0:
-                # one updated child and no evidence here: a small dense matrix-vector product
-                ch = mch[0]
-                ao = a_off[ch]
-                cm = msg_size[ch]
-                co = msg_off[ch]
-                rows_out = tcard if is_root else ms
-                for j in range(rows_out):
-                    tot_j = 0.0
-                    for i in range(cm):
-                        tot_j += amat[ao + j * cm + i] * buf[co + i]
-                    if is_root:
-                        acc[j] = tot_j
-                    else:
-                        buf[mo + j] = tot_j
-            elif ne == 1 and nm == 1 and s_off[mch[0], evpos[c, 0]] >= 0:
-                # one updated child and one observed variable: the state's slice matrix
-                ch = mch[0]
-                cm = msg_size[ch]
-                co = msg_off[ch]
-                rows_out = tcard if is_root else ms
-                so2 = s_off[ch, evpos[c, 0]] + evst[c, 0] * cm * rows_out
-                for j in range(rows_out):
-                    tmp[j] = 0.0
-                for i in range(cm):
-                    x = buf[co + i]
-                    oi = so2 + i * rows_out
-                    for j in range(rows_out):
-                        tmp[j] += smat[oi + j] * x
-                if is_root:
-                    for j in range(rows_out):
-                        acc[j] = tmp[j]
-                else:
-                    for j in range(rows_out):
-                        buf[mo + j] = tmp[j]
-            elif sl_off[c, 0] >= 0:
-                # entries in output order, the most selective observation's slice: each output
-                # entry's terms summed in a register (specialised for 0-2 updated children)
-                n_out = tcard if is_root else ms
-                k_sel = nv
-                s_sel = 0
-                n_e = size[c]
-                best = -1
-                if ne > 0:
-                    best = 0
-                    for q in range(1, ne):
-                        if evcard[c, q] > evcard[c, best]:
-                            best = q
-                    k_sel = evpos[c, best]
-                    s_sel = evst[c, best]
-                    n_e = size[c] // evcard[c, best]
-                lo_sl = sl_off[c, k_sel] + s_sel * n_e
-                ro = run_off[c, k_sel] + s_sel * (n_out + 1)
-                for t in range(nm):
-                    mco[t] = msg_off[mch[t]]
-                    mdn[t] = pdn_off[mch[t]]
-                c0o = mco[0]
-                d0 = mdn[0]
-                c1o = mco[1] if nm > 1 else 0
-                d1 = mdn[1] if nm > 1 else 0
-                # one loop per case (the case tested once, not per output entry); sums go to
-                # tmp, then to the message (tmp is never read by the sums: no stalls on stores)
-                if ne <= 1 and nm == 0:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            tot_j += pw[bo + sl[q]]
-                        tmp[j] = tot_j
-                elif ne <= 1 and nm == 1:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            i = sl[q]
-                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]]
-                        tmp[j] = tot_j
-                elif ne <= 1 and nm == 2:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            i = sl[q]
-                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]] * buf[c1o + pdn[d1 + i]]
-                        tmp[j] = tot_j
-                else:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            i = sl[q]
-                            skip = False
-                            for qq in range(ne):
-                                if qq != best and pst[so + i * nv + evpos[c, qq]] != evst[c, qq]:
-                                    skip = True
-                                    break
-                            if skip:
-                                continue
-                            w = pw[bo + i]
-                            for t in range(nm):
-                                w *= buf[mco[t] + pdn[mdn[t] + i]]
-                            tot_j += w
-                        tmp[j] = tot_j
-                if is_root:
-                    for j in range(n_out):
-                        acc[j] = tmp[j]
-                else:
-                    for j in range(n_out):
-                        buf[mo + j] = tmp[j]
-            elif ne == 0 and nm == 1 and not is_root:
-                # one updated child and no evidence here (the common pass-through on a path)
-                ch = mch[0]
-                co = msg_off[ch]
-                do = dn_off[ch]
-                for e in range(size[c]):
-                    buf[mo + maps[um + e]] += cbase[bo + e] * buf[co + maps[do + e]]
-            elif ne == 0:
-                # no evidence here: every entry, times the updated children (branch-free loop)
-                for e in range(size[c]):
-                    w = cbase[bo + e]
-                    for t in range(nm):
-                        ch = mch[t]
-                        w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
-                    if is_root:
-                        acc[states[so + e * nv + tpos] if tpos >= 0 else 0] += w
-                    else:
-                        buf[mo + maps[um + e]] += w
-            else:
-                # walk only the entries agreeing with the most selective observed variable
-                n_e = size[c]
-                lst = -1
-                best = -1
-                if ne > 0:
-                    best = 0
-                    for q in range(1, ne):
-                        if evcard[c, q] > evcard[c, best]:
-                            best = q
-                    n_e = size[c] // evcard[c, best]
-                    lst = so + evpos[c, best] * size[c] + evst[c, best] * n_e
-                for ii in range(n_e):
-                    e = ii if lst < 0 else byvar[lst + ii]
-                    w = cbase[bo + e]
-                    if w == 0.0:
-                        continue
-                    skip = False
-                    for q in range(ne):
-                        if q != best and states[so + e * nv + evpos[c, q]] != evst[c, q]:
-                            skip = True
-                            break
-                    if skip:
-                        continue
-                    for t in range(nm):
-                        ch = mch[t]
-                        w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
-                    if w == 0.0:
-                        continue
-                    if is_root:
-                        if tpos >= 0:
-                            acc[states[so + e * nv + tpos]] += w
-                        else:
-                            acc[0] += w
-                    else:
-                        buf[mo + maps[um + e]] += w
-            for t in range(c0, c1):
-                ch = ch_idx[t]
-                if not mark[ch]:
-                    logsc += const_sub_log[ch]
-            tot = 0.0
-            if is_root:
-                for t in range(tcard):
-                    tot += acc[t]
-            else:
-                for t in range(ms):
-                    tot += buf[mo + t]
-            if not tot > 0.0:
-                dead = True
-                break
-            logsc += np.log(tot)
-            inv = 1.0 / tot
-            if is_root:
-                for t in range(tcard):
-                    out[r, t] = acc[t] * inv
-            else:
-                # stored as a ratio to the constant message, which cbase already holds
-                for t in range(ms):
-                    buf[mo + t] *= inv * inv_const[mo + t]
-                p = parent[c]
-                if evc[p] != 0 or cnt[p] != cnt[c] or jo.shape[0] == 1:
-                    continue  # the parent merges: no path to jump
-                add = _jump(c, r, root, tcard, cnt, evc, parent, msg_off, msg_size, inv_const, jo,
-                            jl, jm, buf, tmp, done, out)
-                if add == -np.inf:
-                    dead = True
-                    break
-                logsc += add
-        if dead:
-            logp[r] = -np.inf
-            for t in range(tcard):
-                out[r, t] = np.nan
-        else:
-            logp[r] = logsc
-        for c in range(nc):
-            mark[c] = False
-            done[c] = False
-            evc[c] = 0
-            cnt[c] = 0
-
-
-@_jit()
-def _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off, msg_size, inv_const, jo, jl,
-               jm, buf, tmp, out):  # pragma: no cover
-    """:func:`_jump` for :func:`_rows_mask`: carry clique ``c``'s message up the cliques above it
-    that change only through it, by the longest kept path matrix; return ``(log scale added,
-    top clique reached)`` (``-inf`` when the row's evidence is impossible; top ``-1``: no jump)."""
-    one = np.uint64(1)
+def _jump(c, r, root, tcard, acc, evm, wd, bt, chm, parent, msg_off, msg_size, inv_const, jo,
+               jl, jm, buf, tmp, out):  # pragma: no cover
+    """Carry clique ``c``'s message up the cliques above it that change only through it, by the
+    longest kept path matrix; return ``(log scale added, top clique reached)`` (``-inf`` when the
+    row's evidence is impossible; top ``-1``: no jump)."""
     top = -1
     a = c
     while True:
         p = parent[a]
-        if p < 0 or (evm >> pos[p]) & one or (acc & chm[p]) != (one << pos[a]):
+        if p < 0 or evm[wd[p]] & bt[p]:
+            break
+        # p passes a's message on only when a is its only child on an evidence path
+        only = True
+        for w in range(acc.shape[0]):
+            m = acc[w] & chm[p, w]
+            if m != (bt[a] if w == wd[a] else np.uint64(0)):
+                only = False
+                break
+        if not only:
             break
         a = p
         if jo[c, a] >= 0:
@@ -1308,13 +960,7 @@ def _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off, msg_size,
     cm = msg_size[c]
     co = msg_off[c]
     n_out = tcard if top == root else msg_size[top]
-    for j in range(n_out):
-        tmp[j] = 0.0
-    for i in range(cm):
-        x = buf[co + i]
-        oi = o + i * n_out
-        for j in range(n_out):
-            tmp[j] += jm[oi + j] * x
+    _matvec(jm, o, buf, co, cm, n_out, tmp)
     tot = 0.0
     for j in range(n_out):
         tot += tmp[j]
@@ -1332,21 +978,24 @@ def _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off, msg_size,
 
 
 @_jit()
-def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, pos, ancm, chm,
-               parent, ch_ptr, ch_idx, size, nvars, base_off, cbase, st_off, states, byvar, up_off,
-               dn_off, maps, msg_off, msg_size, inv_const, const_sub_log, home, homepos, a_off,
-               amat, s_off, smat, sl_off, sl, run_off, runs, pw, pst, pdn_off, pdn, k_off, e_off,
-               evec, sg_off, sg, pr_off, pr, jo, jl, jm, out, logp):  # pragma: no cover
-    """:func:`_rows_block` for trees of at most 64 cliques: the cliques a row touches are bits of
-    one word (by position children-first), so marking a row's evidence paths is one OR per
-    observation, not a walk to the root, and the row visits only the cliques it must compute
-    (meeting points, the topmost clique of each lone observation's path, the root)."""
+def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, nbits, wd, bt, ancm,
+               chm, parent, ch_ptr, ch_idx, size, nvars, base_off, cbase, st_off, states, byvar,
+               up_off, dn_off, maps, msg_off, msg_size, inv_const, const_sub_log, home, homepos,
+               a_off, amat, s_off, smat, sl_off, sl, run_off, runs, pw, pst, pdn_off, pdn, k_off,
+               e_off, evec, sg_off, sg, pr_off, pr, jo, jl, jm, out, logp):  # pragma: no cover
+    """The row kernel: the cliques a row touches are bits (clique at position ``p`` children-first:
+    bit ``p % nbits`` of word ``p // nbits``; ``wd``/``bt`` per clique), so marking a row's
+    evidence paths is an OR per observation and word, not a walk to the root, and the row visits
+    only the cliques it must compute (where three or more observations meet, where two meet
+    without a pair table, the topmost clique of each lone observation's path, the root)."""
     nc = order.shape[0]
+    nw = ancm.shape[1]
     maxv = 1
     for c in range(nc):
         if nvars[c] > maxv:
             maxv = nvars[c]
     one = np.uint64(1)
+    zero = np.uint64(0)
     has_sg = sg.shape[0] > 1
     has_pair = pr.shape[0] > 1
     has_jump = jo.shape[0] > 1
@@ -1369,17 +1018,31 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
     k = codes.shape[1]
     ob = np.zeros(k + 1, dtype=np.int64)
     hh = np.zeros(k + 1, dtype=np.int64)
-    rootbit = one << pos[root]
+    # the row's clique sets: on an evidence path (acc), below two or more / three or more
+    # observations, holding an observation (evm), below exactly one (single), still to visit
+    # (todo), answered from the pair table (paired)
+    acc = np.zeros(nw, dtype=np.uint64)
+    two = np.zeros(nw, dtype=np.uint64)
+    three = np.zeros(nw, dtype=np.uint64)
+    evm = np.zeros(nw, dtype=np.uint64)
+    single = np.zeros(nw, dtype=np.uint64)
+    todo = np.zeros(nw, dtype=np.uint64)
+    pairs = np.zeros(nw, dtype=np.uint64)
+    paired = np.zeros(nw, dtype=np.uint64)
+    rw = wd[root]
+    rb = bt[root]
     for r in range(lo, hi):
         # the observed columns, compacted without a branch per column (which mispredicts)
         nob = 0
         for j in range(k):
             ob[nob] = j
             nob += codes[r, j] >= 0
-        acc = np.uint64(0)
-        two = np.uint64(0)
-        three = np.uint64(0)
-        evm = np.uint64(0)
+        for w in range(nw):
+            acc[w] = zero
+            two[w] = zero
+            three[w] = zero
+            evm[w] = zero
+            paired[w] = zero
         for q in range(nob):
             j = ob[q]
             s = codes[r, j]
@@ -1390,350 +1053,346 @@ def _rows_mask(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, p
             evst[h, evc[h]] = s
             evcard[h, evc[h]] = node_cards[v]
             evc[h] += 1
-            three |= two & ancm[h]
-            two |= acc & ancm[h]
-            acc |= ancm[h]
-            evm |= one << pos[h]
-        acc |= rootbit
+            if nw == 1:
+                m = ancm[h, 0]
+                three[0] |= two[0] & m
+                two[0] |= acc[0] & m
+                acc[0] |= m
+            else:
+                for w in range(nw):
+                    m = ancm[h, w]
+                    three[w] |= two[w] & m
+                    two[w] |= acc[w] & m
+                    acc[w] |= m
+            evm[wd[h]] |= bt[h]
+        acc[rw] |= rb
         # cliques below exactly one observation (the root excluded); with the table, only the
         # topmost of each such path is visited, reading its message per node and state
-        single = acc & ~two & ~rootbit
-        todo = two | rootbit
+        for w in range(nw):
+            single[w] = acc[w] & ~two[w]
+            todo[w] = two[w]
+        single[rw] &= ~rb
+        todo[rw] |= rb
         # cliques where exactly two observations meet, answered from the pair table: the
         # lowest meeting clique on each observation's path, when below exactly two
-        paired = np.uint64(0)
         if has_pair:
-            pairs = two & ~three & ~rootbit
+            for w in range(nw):
+                pairs[w] = two[w] & ~three[w]
+            pairs[rw] &= ~rb
             for q in range(nob):
-                m = ancm[hh[q]] & two
-                if m:
-                    tp = _ctz(m)
-                    if (pairs >> np.uint64(tp)) & one:
-                        c = order[tp]
-                        if pn[c] == 0:
-                            pa[c] = q
-                        else:
-                            pb[c] = q
-                        pn[c] += 1
-                        paired |= one << np.uint64(tp)
+                for w in range(nw):
+                    m = ancm[hh[q], w] & two[w]
+                    if m:
+                        b = _ctz(m)
+                        if (pairs[w] >> b) & one:
+                            c = order[w * nbits + b]
+                            if pn[c] == 0:
+                                pa[c] = q
+                            else:
+                                pb[c] = q
+                            pn[c] += 1
+                            paired[w] |= one << b
+                        break
         if has_sg:
             for q in range(nob):
-                m = ancm[hh[q]] & single
-                if m:
-                    tp = 63 - _clz(m)
-                    c = parent[order[tp]]
-                    if (paired >> pos[c]) & one:
-                        continue  # its meeting clique reads the pair table
-                    c = order[tp]
-                    obsv[c] = col_nodes[ob[q]]
-                    obss[c] = codes[r, ob[q]]
-                    todo |= one << np.uint64(tp)
+                for w in range(nw - 1, -1, -1):
+                    m = ancm[hh[q], w] & single[w]
+                    if m:
+                        b = 63 - _clz(m)
+                        c = order[w * nbits + b]
+                        if not paired[wd[parent[c]]] & bt[parent[c]]:
+                            # (otherwise its meeting clique reads the pair table)
+                            obsv[c] = col_nodes[ob[q]]
+                            obss[c] = codes[r, ob[q]]
+                            todo[w] |= one << np.uint64(b)
+                        break
         else:
-            todo |= acc
+            for w in range(nw):
+                todo[w] |= acc[w]
         logsc = 0.0
         dead = False
-        while todo:
-            pc = _ctz(todo)
-            todo &= todo - one
-            c = order[pc]
-            is_root = c == root
-            mo = msg_off[c]
-            ms = msg_size[c]
-            if (paired >> np.uint64(pc)) & one:
-                # the two observations below: column order gives node order u < v or not
-                qa = ob[pa[c]]
-                qb = ob[pb[c]]
-                pn[c] = 0
-                u = col_nodes[qa]
-                v = col_nodes[qb]
-                su = codes[r, qa]
-                sv = codes[r, qb]
-                if u > v:
-                    u, v = v, u
-                    su, sv = sv, su
-                o = pr_off[u, v]
-                if o >= 0:
-                    o += (su * node_cards[v] + sv) * (ms + 1)
+        for w0 in range(nw):
+            if dead:
+                break
+            while todo[w0]:
+                b0 = _ctz(todo[w0])
+                todo[w0] &= todo[w0] - one
+                c = order[w0 * nbits + b0]
+                is_root = c == root
+                mo = msg_off[c]
+                ms = msg_size[c]
+                bit0 = one << b0
+                if paired[w0] & bit0:
+                    # the two observations below: column order gives node order u < v or not
+                    qa = ob[pa[c]]
+                    qb = ob[pb[c]]
+                    pn[c] = 0
+                    u = col_nodes[qa]
+                    v = col_nodes[qb]
+                    su = codes[r, qa]
+                    sv = codes[r, qb]
+                    if u > v:
+                        u, v = v, u
+                        su, sv = sv, su
+                    o = pr_off[u, v] + (su * node_cards[v] + sv) * (ms + 1)
                     if pr[o] == -np.inf:
                         dead = True
                         break
                     logsc += pr[o]
                     for t in range(ms):
                         buf[mo + t] = pr[o + 1 + t]
-                    p = parent[c]
-                    if has_jump and p >= 0 and not (evm >> pos[p]) & one and \
-                            (acc & chm[p]) == (one << pos[c]):
-                        add, top = _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent,
-                                              msg_off, msg_size, inv_const, jo, jl, jm, buf, tmp,
-                                              out)
-                        if add == -np.inf:
-                            dead = True
-                            break
-                        if top >= 0:
-                            logsc += add
-                            todo &= ~(ancm[parent[c]] & ~(ancm[parent[top]] if parent[top] >= 0
-                                                          else np.uint64(0)))
-                    continue
-            if has_sg and not is_root and (single >> np.uint64(pc)) & one:
-                o = sg_off[c, obsv[c]] + obss[c] * (ms + 1)
-                if sg[o] == -np.inf:
-                    dead = True
-                    break
-                logsc += sg[o]
-                for t in range(ms):
-                    buf[mo + t] = sg[o + 1 + t]
+                elif has_sg and not is_root and single[w0] & bit0:
+                    o = sg_off[c, obsv[c]] + obss[c] * (ms + 1)
+                    if sg[o] == -np.inf:
+                        dead = True
+                        break
+                    logsc += sg[o]
+                    for t in range(ms):
+                        buf[mo + t] = sg[o + 1 + t]
+                else:
+                    nv = nvars[c]
+                    so = st_off[c]
+                    bo = base_off[c]
+                    ne = evc[c]
+                    um = up_off[c]
+                    if is_root:
+                        for t in range(tcard):
+                            accv[t] = 0.0
+                    else:
+                        for t in range(ms):
+                            buf[mo + t] = 0.0
+                    c0 = ch_ptr[c]
+                    c1 = ch_ptr[c + 1]
+                    nm = 0
+                    for t in range(c0, c1):
+                        ch = ch_idx[t]
+                        if acc[wd[ch]] & bt[ch]:
+                            mch[nm] = ch
+                            nm += 1
+                    if ne == 1 and nm == 0:
+                        # one observed variable and nothing below: a precomputed message per state
+                        src = e_off[k_off[c] + evpos[c, 0]] + evst[c, 0] * (tcard if is_root else ms)
+                        if is_root:
+                            for t in range(tcard):
+                                accv[t] = evec[src + t]
+                        else:
+                            for t in range(ms):
+                                buf[mo + t] = evec[src + t]
+                    elif ne == 0 and nm == 1 and a_off[mch[0]] >= 0:
+                        # one updated child and no evidence here: a small dense matrix-vector product
+                        ch = mch[0]
+                        ao = a_off[ch]
+                        cm = msg_size[ch]
+                        co = msg_off[ch]
+                        rows_out = tcard if is_root else ms
+                        for j in range(rows_out):
+                            tot_j = 0.0
+                            for i in range(cm):
+                                tot_j += amat[ao + j * cm + i] * buf[co + i]
+                            if is_root:
+                                accv[j] = tot_j
+                            else:
+                                buf[mo + j] = tot_j
+                    elif ne == 1 and nm == 1 and s_off[mch[0], evpos[c, 0]] >= 0:
+                        # one updated child and one observed variable: the state's slice matrix
+                        ch = mch[0]
+                        cm = msg_size[ch]
+                        co = msg_off[ch]
+                        rows_out = tcard if is_root else ms
+                        so2 = s_off[ch, evpos[c, 0]] + evst[c, 0] * cm * rows_out
+                        _matvec(smat, so2, buf, co, cm, rows_out, tmp)
+                        if is_root:
+                            for j in range(rows_out):
+                                accv[j] = tmp[j]
+                        else:
+                            for j in range(rows_out):
+                                buf[mo + j] = tmp[j]
+                    elif sl_off[c, 0] >= 0:
+                        # entries in output order, the most selective observation's slice: each output
+                        # entry's terms summed in a register (specialised for 0-2 updated children)
+                        n_out = tcard if is_root else ms
+                        k_sel = nv
+                        s_sel = 0
+                        n_e = size[c]
+                        best = -1
+                        if ne > 0:
+                            best = 0
+                            for q in range(1, ne):
+                                if evcard[c, q] > evcard[c, best]:
+                                    best = q
+                            k_sel = evpos[c, best]
+                            s_sel = evst[c, best]
+                            n_e = size[c] // evcard[c, best]
+                        lo_sl = sl_off[c, k_sel] + s_sel * n_e
+                        ro = run_off[c, k_sel] + s_sel * (n_out + 1)
+                        for t in range(nm):
+                            mco[t] = msg_off[mch[t]]
+                            mdn[t] = pdn_off[mch[t]]
+                        c0o = mco[0]
+                        d0 = mdn[0]
+                        c1o = mco[1] if nm > 1 else 0
+                        d1 = mdn[1] if nm > 1 else 0
+                        # one loop per case (the case tested once, not per output entry); sums go to
+                        # tmp, then to the message (tmp is never read by the sums: no stalls on stores)
+                        if ne <= 1 and nm == 0:
+                            for j in range(n_out):
+                                tot_j = 0.0
+                                for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                                    tot_j += pw[bo + sl[q]]
+                                tmp[j] = tot_j
+                        elif ne <= 1 and nm == 1:
+                            for j in range(n_out):
+                                tot_j = 0.0
+                                for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                                    i = sl[q]
+                                    tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]]
+                                tmp[j] = tot_j
+                        elif ne <= 1 and nm == 2:
+                            for j in range(n_out):
+                                tot_j = 0.0
+                                for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                                    i = sl[q]
+                                    tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]] * buf[c1o + pdn[d1 + i]]
+                                tmp[j] = tot_j
+                        else:
+                            for j in range(n_out):
+                                tot_j = 0.0
+                                for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
+                                    i = sl[q]
+                                    skip = False
+                                    for qq in range(ne):
+                                        if qq != best and pst[so + i * nv + evpos[c, qq]] != evst[c, qq]:
+                                            skip = True
+                                            break
+                                    if skip:
+                                        continue
+                                    w = pw[bo + i]
+                                    for t in range(nm):
+                                        w *= buf[mco[t] + pdn[mdn[t] + i]]
+                                    tot_j += w
+                                tmp[j] = tot_j
+                        if is_root:
+                            for j in range(n_out):
+                                accv[j] = tmp[j]
+                        else:
+                            for j in range(n_out):
+                                buf[mo + j] = tmp[j]
+                    elif ne == 0 and nm == 1 and not is_root:
+                        # one updated child and no evidence here (the common pass-through on a path)
+                        ch = mch[0]
+                        co = msg_off[ch]
+                        do = dn_off[ch]
+                        for e in range(size[c]):
+                            buf[mo + maps[um + e]] += cbase[bo + e] * buf[co + maps[do + e]]
+                    elif ne == 0:
+                        # no evidence here: every entry, times the updated children (branch-free loop)
+                        for e in range(size[c]):
+                            w = cbase[bo + e]
+                            for t in range(nm):
+                                ch = mch[t]
+                                w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
+                            if is_root:
+                                accv[states[so + e * nv + tpos] if tpos >= 0 else 0] += w
+                            else:
+                                buf[mo + maps[um + e]] += w
+                    else:
+                        # walk only the entries agreeing with the most selective observed variable
+                        n_e = size[c]
+                        lst = -1
+                        best = -1
+                        if ne > 0:
+                            best = 0
+                            for q in range(1, ne):
+                                if evcard[c, q] > evcard[c, best]:
+                                    best = q
+                            n_e = size[c] // evcard[c, best]
+                            lst = so + evpos[c, best] * size[c] + evst[c, best] * n_e
+                        for ii in range(n_e):
+                            e = ii if lst < 0 else byvar[lst + ii]
+                            w = cbase[bo + e]
+                            if w == 0.0:
+                                continue
+                            skip = False
+                            for q in range(ne):
+                                if q != best and states[so + e * nv + evpos[c, q]] != evst[c, q]:
+                                    skip = True
+                                    break
+                            if skip:
+                                continue
+                            for t in range(nm):
+                                ch = mch[t]
+                                w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
+                            if w == 0.0:
+                                continue
+                            if is_root:
+                                if tpos >= 0:
+                                    accv[states[so + e * nv + tpos]] += w
+                                else:
+                                    accv[0] += w
+                            else:
+                                buf[mo + maps[um + e]] += w
+                    for t in range(c0, c1):
+                        ch = ch_idx[t]
+                        if not acc[wd[ch]] & bt[ch]:
+                            logsc += const_sub_log[ch]
+                    tot = 0.0
+                    if is_root:
+                        for t in range(tcard):
+                            tot += accv[t]
+                    else:
+                        for t in range(ms):
+                            tot += buf[mo + t]
+                    if not tot > 0.0:
+                        dead = True
+                        break
+                    logsc += np.log(tot)
+                    inv = 1.0 / tot
+                    if is_root:
+                        for t in range(tcard):
+                            out[r, t] = accv[t] * inv
+                        continue
+                    # stored as a ratio to the constant message, which cbase already holds
+                    for t in range(ms):
+                        buf[mo + t] *= inv * inv_const[mo + t]
+                # carry the message up the cliques that only pass it on, by one path matrix
                 p = parent[c]
-                if has_jump and p >= 0 and not (evm >> pos[p]) & one and \
-                        (acc & chm[p]) == (one << pos[c]):
-                    add, top = _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off,
-                                          msg_size, inv_const, jo, jl, jm, buf, tmp, out)
+                only = has_jump and p >= 0 and not evm[wd[p]] & bt[p]
+                if only:
+                    # (a call costs more than this test when the parent merges, the common case)
+                    if nw == 1:
+                        only = acc[0] & chm[p, 0] == bit0
+                    else:
+                        for w in range(nw):
+                            if acc[w] & chm[p, w] != (bit0 if w == w0 else zero):
+                                only = False
+                                break
+                if only:
+                    add, top = _jump(c, r, root, tcard, acc, evm, wd, bt, chm, parent,
+                                          msg_off, msg_size, inv_const, jo, jl, jm, buf, tmp, out)
                     if add == -np.inf:
                         dead = True
                         break
                     if top >= 0:
                         logsc += add
                         # the cliques the matrix stepped over are done
-                        todo &= ~(ancm[parent[c]] & ~(ancm[parent[top]] if parent[top] >= 0
-                                                      else np.uint64(0)))
-                continue
-            nv = nvars[c]
-            so = st_off[c]
-            bo = base_off[c]
-            ne = evc[c]
-            um = up_off[c]
-            if is_root:
-                for t in range(tcard):
-                    accv[t] = 0.0
-            else:
-                for t in range(ms):
-                    buf[mo + t] = 0.0
-            c0 = ch_ptr[c]
-            c1 = ch_ptr[c + 1]
-            nm = 0
-            for t in range(c0, c1):
-                ch = ch_idx[t]
-                if (acc >> pos[ch]) & one:
-                    mch[nm] = ch
-                    nm += 1
-            if ne == 1 and nm == 0:
-                # one observed variable and nothing below: a precomputed message per state
-                src = e_off[k_off[c] + evpos[c, 0]] + evst[c, 0] * (tcard if is_root else ms)
-                if is_root:
-                    for t in range(tcard):
-                        accv[t] = evec[src + t]
-                else:
-                    for t in range(ms):
-                        buf[mo + t] = evec[src + t]
-            elif ne == 0 and nm == 1 and a_off[mch[0]] >= 0:
-                # one updated child and no evidence here: a small dense matrix-vector product
-                ch = mch[0]
-                ao = a_off[ch]
-                cm = msg_size[ch]
-                co = msg_off[ch]
-                rows_out = tcard if is_root else ms
-                for j in range(rows_out):
-                    tot_j = 0.0
-                    for i in range(cm):
-                        tot_j += amat[ao + j * cm + i] * buf[co + i]
-                    if is_root:
-                        accv[j] = tot_j
-                    else:
-                        buf[mo + j] = tot_j
-            elif ne == 1 and nm == 1 and s_off[mch[0], evpos[c, 0]] >= 0:
-                # one updated child and one observed variable: the state's slice matrix
-                ch = mch[0]
-                cm = msg_size[ch]
-                co = msg_off[ch]
-                rows_out = tcard if is_root else ms
-                so2 = s_off[ch, evpos[c, 0]] + evst[c, 0] * cm * rows_out
-                for j in range(rows_out):
-                    tmp[j] = 0.0
-                for i in range(cm):
-                    x = buf[co + i]
-                    oi = so2 + i * rows_out
-                    for j in range(rows_out):
-                        tmp[j] += smat[oi + j] * x
-                if is_root:
-                    for j in range(rows_out):
-                        accv[j] = tmp[j]
-                else:
-                    for j in range(rows_out):
-                        buf[mo + j] = tmp[j]
-            elif sl_off[c, 0] >= 0:
-                # entries in output order, the most selective observation's slice: each output
-                # entry's terms summed in a register (specialised for 0-2 updated children)
-                n_out = tcard if is_root else ms
-                k_sel = nv
-                s_sel = 0
-                n_e = size[c]
-                best = -1
-                if ne > 0:
-                    best = 0
-                    for q in range(1, ne):
-                        if evcard[c, q] > evcard[c, best]:
-                            best = q
-                    k_sel = evpos[c, best]
-                    s_sel = evst[c, best]
-                    n_e = size[c] // evcard[c, best]
-                lo_sl = sl_off[c, k_sel] + s_sel * n_e
-                ro = run_off[c, k_sel] + s_sel * (n_out + 1)
-                for t in range(nm):
-                    mco[t] = msg_off[mch[t]]
-                    mdn[t] = pdn_off[mch[t]]
-                c0o = mco[0]
-                d0 = mdn[0]
-                c1o = mco[1] if nm > 1 else 0
-                d1 = mdn[1] if nm > 1 else 0
-                # one loop per case (the case tested once, not per output entry); sums go to
-                # tmp, then to the message (tmp is never read by the sums: no stalls on stores)
-                if ne <= 1 and nm == 0:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            tot_j += pw[bo + sl[q]]
-                        tmp[j] = tot_j
-                elif ne <= 1 and nm == 1:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            i = sl[q]
-                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]]
-                        tmp[j] = tot_j
-                elif ne <= 1 and nm == 2:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            i = sl[q]
-                            tot_j += pw[bo + i] * buf[c0o + pdn[d0 + i]] * buf[c1o + pdn[d1 + i]]
-                        tmp[j] = tot_j
-                else:
-                    for j in range(n_out):
-                        tot_j = 0.0
-                        for q in range(lo_sl + runs[ro + j], lo_sl + runs[ro + j + 1]):
-                            i = sl[q]
-                            skip = False
-                            for qq in range(ne):
-                                if qq != best and pst[so + i * nv + evpos[c, qq]] != evst[c, qq]:
-                                    skip = True
-                                    break
-                            if skip:
-                                continue
-                            w = pw[bo + i]
-                            for t in range(nm):
-                                w *= buf[mco[t] + pdn[mdn[t] + i]]
-                            tot_j += w
-                        tmp[j] = tot_j
-                if is_root:
-                    for j in range(n_out):
-                        accv[j] = tmp[j]
-                else:
-                    for j in range(n_out):
-                        buf[mo + j] = tmp[j]
-            elif ne == 0 and nm == 1 and not is_root:
-                # one updated child and no evidence here (the common pass-through on a path)
-                ch = mch[0]
-                co = msg_off[ch]
-                do = dn_off[ch]
-                for e in range(size[c]):
-                    buf[mo + maps[um + e]] += cbase[bo + e] * buf[co + maps[do + e]]
-            elif ne == 0:
-                # no evidence here: every entry, times the updated children (branch-free loop)
-                for e in range(size[c]):
-                    w = cbase[bo + e]
-                    for t in range(nm):
-                        ch = mch[t]
-                        w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
-                    if is_root:
-                        accv[states[so + e * nv + tpos] if tpos >= 0 else 0] += w
-                    else:
-                        buf[mo + maps[um + e]] += w
-            else:
-                # walk only the entries agreeing with the most selective observed variable
-                n_e = size[c]
-                lst = -1
-                best = -1
-                if ne > 0:
-                    best = 0
-                    for q in range(1, ne):
-                        if evcard[c, q] > evcard[c, best]:
-                            best = q
-                    n_e = size[c] // evcard[c, best]
-                    lst = so + evpos[c, best] * size[c] + evst[c, best] * n_e
-                for ii in range(n_e):
-                    e = ii if lst < 0 else byvar[lst + ii]
-                    w = cbase[bo + e]
-                    if w == 0.0:
-                        continue
-                    skip = False
-                    for q in range(ne):
-                        if q != best and states[so + e * nv + evpos[c, q]] != evst[c, q]:
-                            skip = True
-                            break
-                    if skip:
-                        continue
-                    for t in range(nm):
-                        ch = mch[t]
-                        w *= buf[msg_off[ch] + maps[dn_off[ch] + e]]
-                    if w == 0.0:
-                        continue
-                    if is_root:
-                        if tpos >= 0:
-                            accv[states[so + e * nv + tpos]] += w
-                        else:
-                            accv[0] += w
-                    else:
-                        buf[mo + maps[um + e]] += w
-            for t in range(c0, c1):
-                ch = ch_idx[t]
-                if not (acc >> pos[ch]) & one:
-                    logsc += const_sub_log[ch]
-            tot = 0.0
-            if is_root:
-                for t in range(tcard):
-                    tot += accv[t]
-            else:
-                for t in range(ms):
-                    tot += buf[mo + t]
-            if not tot > 0.0:
-                dead = True
-                break
-            logsc += np.log(tot)
-            inv = 1.0 / tot
-            if is_root:
-                for t in range(tcard):
-                    out[r, t] = accv[t] * inv
-            else:
-                # stored as a ratio to the constant message, which cbase already holds
-                for t in range(ms):
-                    buf[mo + t] *= inv * inv_const[mo + t]
-                p = parent[c]
-                if has_jump and p >= 0 and not (evm >> pos[p]) & one and \
-                        (acc & chm[p]) == (one << pos[c]):
-                    add, top = _jump_mask(c, r, root, tcard, acc, evm, pos, chm, parent, msg_off,
-                                          msg_size, inv_const, jo, jl, jm, buf, tmp, out)
-                    if add == -np.inf:
-                        dead = True
-                        break
-                    if top >= 0:
-                        logsc += add
-                        todo &= ~(ancm[parent[c]] & ~(ancm[parent[top]] if parent[top] >= 0
-                                                      else np.uint64(0)))
+                        pt = parent[top]
+                        for w in range(nw):
+                            todo[w] &= ~(ancm[p, w] & ~(ancm[pt, w] if pt >= 0 else zero))
         if dead:
             logp[r] = -np.inf
             for t in range(tcard):
                 out[r, t] = np.nan
+            for c in range(nc):
+                pn[c] = 0
         else:
             logp[r] = logsc
         for q in range(nob):
             evc[hh[q]] = 0
-        if dead:
-            for c in range(nc):
-                pn[c] = 0
 
 
 def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nodes: Sequence[int],
-              *, compiled: bool | None = None, threads: int | None = None,
-              words: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+              *, compiled: bool | None = None, threads: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(posterior, log_p)`` for every row of ``codes`` (state codes, ``-1`` unobserved).
 
     ``codes[:, j]`` observes node ``col_nodes[j]``. ``posterior`` is ``(n_rows, target card)``,
@@ -1741,8 +1400,7 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
     ``log P(row's evidence)``, ``-inf`` (posterior NaN) where that probability is zero.
     ``compiled=False`` runs the kernel as plain Python (the reference; slow); the default uses
     numba when it is importable. ``threads`` caps the worker threads (default: one per CPU,
-    at least ``_ROWS_PER_THREAD`` rows each). ``words=False`` runs the general kernel on a tree
-    the one-word kernel could take (at most 64 cliques; tests compare the two).
+    at least ``_ROWS_PER_THREAD`` rows each).
     """
     # one compiled specialisation for the common case: int8 codes (at most 127 states a node)
     small = int(tree.node_cards.max()) <= 127 if len(tree.node_cards) else True
@@ -1753,18 +1411,16 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
     logp = np.empty(n)
     if n == 0:
         return out, logp
-    mask = len(rooted.order) <= 64 if words is None else (words and len(rooted.order) <= 64)
-    kernel = _rows_mask if mask else _rows_block
-    head = (rooted.order, rooted.pos, rooted.ancm, rooted.chm) if mask else (rooted.order,)
-    args = (codes, col, tree.node_cards, rooted.root, rooted.tpos, rooted.tcard, *head,
-            rooted.parent, rooted.ch_ptr, rooted.ch_idx, tree.size, tree.nvars, tree.base_off,
-            rooted.cbase, tree.st_off, tree.states, tree.byvar, rooted.up_off, rooted.dn_off,
-            rooted.maps, rooted.msg_off, rooted.msg_size, rooted.inv_const, rooted.const_sub_log,
-            rooted.home, rooted.homepos, rooted.a_off, rooted.amat, rooted.s_off, rooted.smat,
-            rooted.sl_off, rooted.sl, rooted.run_off, rooted.runs, rooted.pw, rooted.pst,
-            rooted.pdn_off, rooted.pdn, rooted.k_off, rooted.e_off,
-            rooted.evec, rooted.sg_off, rooted.sg, *((rooted.pr_off, rooted.pr) if mask else ()),
-            rooted.jo, rooted.jl, rooted.jm, out, logp)
+    kernel = _rows_block
+    args = (codes, col, tree.node_cards, rooted.root, rooted.tpos, rooted.tcard, rooted.order,
+            rooted.nbits, rooted.wd, rooted.bt, rooted.ancm, rooted.chm, rooted.parent,
+            rooted.ch_ptr, rooted.ch_idx, tree.size, tree.nvars, tree.base_off, rooted.cbase,
+            tree.st_off, tree.states, tree.byvar, rooted.up_off, rooted.dn_off, rooted.maps,
+            rooted.msg_off, rooted.msg_size, rooted.inv_const, rooted.const_sub_log, rooted.home,
+            rooted.homepos, rooted.a_off, rooted.amat, rooted.s_off, rooted.smat, rooted.sl_off,
+            rooted.sl, rooted.run_off, rooted.runs, rooted.pw, rooted.pst, rooted.pdn_off,
+            rooted.pdn, rooted.k_off, rooted.e_off, rooted.evec, rooted.sg_off, rooted.sg,
+            rooted.pr_off, rooted.pr, rooted.jo, rooted.jl, rooted.jm, out, logp)
     use_numba = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
     if not use_numba:
         getattr(kernel, "py_func", kernel)(0, n, *args)

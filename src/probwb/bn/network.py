@@ -829,14 +829,12 @@ class BayesNet:
                                           heuristic=self.elimination, max_total=_MAX_TABLE)
         return jt[key]
 
-    def _use_junction(self, n_rows: int, dd: Mapping[int, int] | None = None) -> bool:
-        """Whether the batched junction-tree kernel should answer ``n_rows`` distinct rows (under
-        the intervention ``dd``).
+    def _use_junction(self, n_rows: int) -> bool:
+        """Whether the batched junction-tree kernel should answer ``n_rows`` distinct rows.
 
-        It needs numba. Once the kernel for the network's tree is loaded in this process it
-        answers every batch (it is faster than a plan per observed-column pattern and than per-row
-        likelihood vectors); before that, only batches large enough to repay compiling (or
-        loading the cached) kernel.
+        It needs numba. Once its kernel is loaded in this process it answers every batch (it is
+        faster than a plan per observed-column pattern and than per-row likelihood vectors); before
+        that, only batches large enough to repay compiling (or loading the cached) kernel.
         """
         if _ENGINE == "einsum":
             return False
@@ -844,12 +842,7 @@ class BayesNet:
 
         if not junction.HAVE_NUMBA:
             return False
-        if _ENGINE == "junction" or n_rows >= _JT_MIN_ROWS:
-            return True
-        if not junction.kernel_ready():
-            return False
-        tree = self._junction(dd or {})
-        return tree is not None and junction.kernel_ready(tree)
+        return _ENGINE == "junction" or n_rows >= _JT_MIN_ROWS or junction.kernel_ready()
 
     def _sample_cpts(self, relevant: Iterable[int], n_samples: int, rng: np.random.Generator
                      ) -> list[np.ndarray]:
@@ -925,7 +918,7 @@ class BayesNet:
             return None
         shape = [self._cards[v] for v in t]
         n = int(np.prod(shape))
-        if n > _TREE_QUERY_ROWS or not (junction.kernel_ready() or junction.kernel_cached()):
+        if n > _TREE_QUERY_ROWS or not junction.kernel_cached():
             return None
         # rooting the tree costs ~10-500 ms (its tables): the first few queries of a network are
         # answered by elimination, which a one-off query would wait for least
@@ -934,7 +927,7 @@ class BayesNet:
         if (built is None or -1 not in built.rooted) and self._n_queries < _TREE_QUERY_AFTER:
             return None
         tree = self._junction({})
-        if tree is None or not junction.kernel_cached(tree):
+        if tree is None:
             return None
         cols = [*ev, *t]
         codes = np.empty((n, len(cols)), dtype=np.int64)
@@ -1170,7 +1163,7 @@ class BayesNet:
         card = self._cards[tv]
         out = None
         if n and not sampled and tv not in dd and _many_patterns(codes >= 0) and \
-                self._use_junction(n, dd):
+                self._use_junction(n):
             # rows observing different columns are rarely identical: no de-duplication pass, and
             # the kernel's array is the answer (no copy)
             out = self._posterior_tree(codes, col_ids, tv, dd, evidence, np.arange(n))
@@ -1211,7 +1204,7 @@ class BayesNet:
         # many small pattern groups: one pass (junction tree, else per-row likelihood vectors) beats
         # a plan per pattern; a few large groups are faster with their evidence-pruned plans
         use_soft = len(patterns) > 8 and m / len(patterns) < 64
-        if not sampled and (use_soft or _ENGINE == "junction") and self._use_junction(m, dd):
+        if not sampled and (use_soft or _ENGINE == "junction") and self._use_junction(m):
             res = self._posterior_tree(uniq, col_ids, tv, dd, evidence, inv)
             if res is not None:
                 return res

@@ -931,53 +931,6 @@ def _matvec(mat, o, x, xo, n_in, n_out, y):  # pragma: no cover - compiled
 
 
 @_jit()
-def _jump(c, r, root, tcard, acc, evm, wd, bt, chm, parent, msg_off, msg_size, inv_const, jo,
-               jl, jm, buf, tmp, out):  # pragma: no cover
-    """Carry clique ``c``'s message up the cliques above it that change only through it, by the
-    longest kept path matrix; return ``(log scale added, top clique reached)`` (``-inf`` when the
-    row's evidence is impossible; top ``-1``: no jump)."""
-    top = -1
-    a = c
-    while True:
-        p = parent[a]
-        if p < 0 or evm[wd[p]] & bt[p]:
-            break
-        # p passes a's message on only when a is its only child on an evidence path
-        only = True
-        for w in range(acc.shape[0]):
-            m = acc[w] & chm[p, w]
-            if m != (bt[a] if w == wd[a] else np.uint64(0)):
-                only = False
-                break
-        if not only:
-            break
-        a = p
-        if jo[c, a] >= 0:
-            top = a
-    if top < 0:
-        return 0.0, -1
-    o = jo[c, top]
-    cm = msg_size[c]
-    co = msg_off[c]
-    n_out = tcard if top == root else msg_size[top]
-    _matvec(jm, o, buf, co, cm, n_out, tmp)
-    tot = 0.0
-    for j in range(n_out):
-        tot += tmp[j]
-    if not tot > 0.0:
-        return -np.inf, top
-    inv = 1.0 / tot
-    if top == root:
-        for j in range(n_out):
-            out[r, j] = tmp[j] * inv
-    else:
-        mo = msg_off[top]
-        for j in range(n_out):
-            buf[mo + j] = tmp[j] * inv * inv_const[mo + j]
-    return jl[c, top] + np.log(tot), top
-
-
-@_jit()
 def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, nbits, wd, bt, ancm,
                chm, parent, ch_ptr, ch_idx, size, nvars, base_off, cbase, st_off, states, byvar,
                up_off, dn_off, maps, msg_off, msg_size, inv_const, const_sub_log, home, homepos,
@@ -1356,28 +1309,54 @@ def _rows_block(lo, hi, codes, col_nodes, node_cards, root, tpos, tcard, order, 
                         buf[mo + t] *= inv * inv_const[mo + t]
                 # carry the message up the cliques that only pass it on, by one path matrix
                 p = parent[c]
-                only = has_jump and p >= 0 and not evm[wd[p]] & bt[p]
-                if only:
-                    # (a call costs more than this test when the parent merges, the common case)
-                    if nw == 1:
-                        only = acc[0] & chm[p, 0] == bit0
-                    else:
-                        for w in range(nw):
-                            if acc[w] & chm[p, w] != (bit0 if w == w0 else zero):
-                                only = False
-                                break
-                if only:
-                    add, top = _jump(c, r, root, tcard, acc, evm, wd, bt, chm, parent,
-                                          msg_off, msg_size, inv_const, jo, jl, jm, buf, tmp, out)
-                    if add == -np.inf:
-                        dead = True
+                if not has_jump or p < 0 or evm[wd[p]] & bt[p]:
+                    continue
+                # the longest kept path matrix from c up the cliques that change only through
+                # it (each has no observation and c's path as its only evidence path)
+                top = -1
+                x = c
+                xb = bit0
+                xw = w0
+                while True:
+                    only = True
+                    for w in range(nw):
+                        if acc[w] & chm[p, w] != (xb if w == xw else zero):
+                            only = False
+                            break
+                    if not only:
                         break
-                    if top >= 0:
-                        logsc += add
-                        # the cliques the matrix stepped over are done
-                        pt = parent[top]
-                        for w in range(nw):
-                            todo[w] &= ~(ancm[p, w] & ~(ancm[pt, w] if pt >= 0 else zero))
+                    x = p
+                    xb = bt[x]
+                    xw = wd[x]
+                    if jo[c, x] >= 0:
+                        top = x
+                    p = parent[x]
+                    if p < 0 or evm[wd[p]] & bt[p]:
+                        break
+                if top < 0:
+                    continue
+                n_out = tcard if top == root else msg_size[top]
+                _matvec(jm, jo[c, top], buf, mo, ms, n_out, tmp)
+                tot = 0.0
+                for j in range(n_out):
+                    tot += tmp[j]
+                if not tot > 0.0:
+                    dead = True
+                    break
+                logsc += jl[c, top] + np.log(tot)
+                inv = 1.0 / tot
+                if top == root:
+                    for j in range(n_out):
+                        out[r, j] = tmp[j] * inv
+                else:
+                    to = msg_off[top]
+                    for j in range(n_out):
+                        buf[to + j] = tmp[j] * inv * inv_const[to + j]
+                # the cliques the matrix stepped over are done
+                pc_ = parent[c]
+                pt = parent[top]
+                for w in range(nw):
+                    todo[w] &= ~(ancm[pc_, w] & ~(ancm[pt, w] if pt >= 0 else zero))
         if dead:
             logp[r] = -np.inf
             for t in range(tcard):

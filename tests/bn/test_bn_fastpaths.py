@@ -204,3 +204,23 @@ def test_pattern_count_shortcut_decides_like_counting_all_rows():
         mask = pats[rng.integers(0, n_pat, n)]
         distinct = len(np.unique(mask, axis=0))
         assert bn_network._many_patterns(mask) == (distinct > 8 and n / distinct < 64)
+
+
+@needs_numba
+def test_rows_stay_on_one_thread_while_the_other_cores_are_busy(monkeypatch):
+    # a parallel call whose workers finished well after this thread's share marks the other
+    # cores busy; the next calls run on one thread (same answers) and count the mark down
+    net = BayesNet.from_bundled("alarm")
+    ev = _rows(net, "HYPOVOLEMIA", 2400, 5, np.random.default_rng(9))
+    tree, rooted = _fresh(net, "HYPOVOLEMIA")
+    codes = net._encode(ev, list(ev.columns))
+    ids = [net._index[c] for c in ev.columns]
+    one = junction.tree_rows(tree, rooted, codes, ids, threads=1)
+    monkeypatch.setattr(junction.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(junction, "_BUSY", [2])
+    for left in (1, 0):
+        got = junction.tree_rows(tree, rooted, codes, ids)
+        assert junction._BUSY[0] == left
+        np.testing.assert_array_equal(got[0], one[0])
+    both = junction.tree_rows(tree, rooted, codes, ids)  # parallel again
+    np.testing.assert_array_equal(both[0], one[0])

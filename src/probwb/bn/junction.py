@@ -25,6 +25,7 @@ the same function runs as plain Python: exact, but slow, so callers then use the
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -1405,6 +1406,11 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
         getattr(kernel, "py_func", kernel)(0, n, *args)
         return out, logp
     n_threads = min(threads if threads is not None else (os.cpu_count() or 1), n // _ROWS_PER_THREAD)
+    if n_threads > 1 and threads is None and _BUSY[0] > 0:
+        # the other cores were busy with other work in a recent call: stay on this one for a
+        # while (a worker waiting for a core made the call slower than one thread)
+        _BUSY[0] -= 1
+        n_threads = 1
     if n_threads <= 1:
         kernel(0, n, *args)
         return out, logp
@@ -1414,10 +1420,20 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
     step = -(-n // n_threads)
     pool = _pool(n_threads - 1)
     futures = [pool.submit(kernel, lo, min(n, lo + step), *args) for lo in range(step, n, step)]
+    t0 = time.perf_counter()
     kernel(0, min(n, step), *args)
+    own = time.perf_counter() - t0
     for f in futures:
         f.result()
+    # the workers finished well after this thread's equal share: their cores are taken
+    if time.perf_counter() - t0 > 1.5 * own + 2e-4:
+        _BUSY[0] = _SERIAL_CALLS
     return out, logp
+
+
+#: calls that stay on one thread after a parallel call found the other cores busy
+_SERIAL_CALLS = 8
+_BUSY = [0]
 
 
 _POOL: list = []

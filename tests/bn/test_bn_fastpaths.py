@@ -208,8 +208,8 @@ def test_pattern_count_shortcut_decides_like_counting_all_rows():
 
 @needs_numba
 def test_rows_stay_on_one_thread_while_the_other_cores_are_busy(monkeypatch):
-    # a parallel call whose workers finished well after this thread's share marks the other
-    # cores busy; the next calls run on one thread (same answers) and count the mark down
+    # two parallel calls in a row whose workers finished well after this thread's share mark the
+    # other cores busy; the next calls run on one thread (same answers) and count the mark down
     net = BayesNet.from_bundled("alarm")
     ev = _rows(net, "HYPOVOLEMIA", 2400, 5, np.random.default_rng(9))
     tree, rooted = _fresh(net, "HYPOVOLEMIA")
@@ -217,7 +217,7 @@ def test_rows_stay_on_one_thread_while_the_other_cores_are_busy(monkeypatch):
     ids = [net._index[c] for c in ev.columns]
     one = junction.tree_rows(tree, rooted, codes, ids, threads=1)
     monkeypatch.setattr(junction.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(junction, "_BUSY", [2])
+    monkeypatch.setattr(junction, "_BUSY", [2, 0])
     for left in (1, 0):
         got = junction.tree_rows(tree, rooted, codes, ids)
         assert junction._BUSY[0] == left

@@ -1425,15 +1425,21 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
     own = time.perf_counter() - t0
     for f in futures:
         f.result()
-    # the workers finished well after this thread's equal share: their cores are taken
+    # the workers finished well after this thread's equal share: their cores are taken. Two
+    # such calls in a row (one can be a passing hiccup) send the next calls to one thread
     if time.perf_counter() - t0 > 1.5 * own + 2e-4:
-        _BUSY[0] = _SERIAL_CALLS
+        _BUSY[1] += 1
+        if _BUSY[1] >= 2:
+            _BUSY[0], _BUSY[1] = _SERIAL_CALLS, 0
+    else:
+        _BUSY[1] = 0
     return out, logp
 
 
-#: calls that stay on one thread after a parallel call found the other cores busy
+#: calls that stay on one thread after parallel calls found the other cores busy
 _SERIAL_CALLS = 8
-_BUSY = [0]
+#: [calls left on one thread, consecutive parallel calls that found the other cores busy]
+_BUSY = [0, 0]
 
 
 _POOL: list = []

@@ -208,7 +208,7 @@ def test_pattern_count_shortcut_decides_like_counting_all_rows():
 
 @needs_numba
 def test_rows_stay_on_one_thread_while_the_other_cores_are_busy(monkeypatch):
-    # two parallel calls in a row whose workers finished well after this thread's share mark the
+    # parallel calls in a row whose workers finished well after this thread's share mark the
     # other cores busy; the next calls run on one thread (same answers) and count the mark down
     net = BayesNet.from_bundled("alarm")
     ev = _rows(net, "HYPOVOLEMIA", 2400, 5, np.random.default_rng(9))

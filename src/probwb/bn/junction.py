@@ -1425,11 +1425,12 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
     own = time.perf_counter() - t0
     for f in futures:
         f.result()
-    # the workers finished well after this thread's equal share: their cores are taken. Two
-    # such calls in a row (one can be a passing hiccup) send the next calls to one thread
-    if time.perf_counter() - t0 > 1.5 * own + 2e-4:
+    # the workers took over twice this thread's equal share: they got less than half a core.
+    # Three such calls in a row (waking an idle core can take a millisecond now and then) send
+    # the next calls to one thread
+    if time.perf_counter() - t0 > 2.0 * own + 5e-4:
         _BUSY[1] += 1
-        if _BUSY[1] >= 2:
+        if _BUSY[1] >= 3:
             _BUSY[0], _BUSY[1] = _SERIAL_CALLS, 0
     else:
         _BUSY[1] = 0

@@ -194,5 +194,4 @@ def _by_segments(arrays: Sequence, states: Sequence[Sequence[str]], out: np.ndar
         futures = [_pool(n_threads - 1).submit(_match_segments, r, min(n_rows, r + step), *args)
                    for r in range(step, n_rows, step)]
         bad = [_match_segments(0, min(n_rows, step), *args)] + [f.result() for f in futures]
-    del keep
     return all(b < 0 for b in bad)

@@ -505,42 +505,24 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
     # cbase; a zero constant entry forces a zero updated entry (evidence only removes terms)
     with np.errstate(divide="ignore"):
         inv_const = np.where(const_msg > 0, 1.0 / const_msg, 0.0)
-    # for a clique whose only change is one child's message: the matrix from that child's
-    # separator to the clique's upward message (or the target). A dense product streams through
-    # memory several times faster than the gather/scatter walk over the clique's entries, so it is
-    # kept up to 4x the clique's size (measured on ALARM: 1x, 4x and 16x gave 568k, 617k, 546k
-    # rows/s on one thread)
-    a_off = np.full(nc, -1, dtype=np.int64)
-    mats = []
-    pos = 0
-    for c in range(nc):
-        sz = int(tree.size[c])
-        w = cbase[tree.base_off[c]:tree.base_off[c] + sz]
-        if int(parent[c]) >= 0:
-            out_idx = maps_arr[up_off[c]:up_off[c] + sz]
-            n_out = int(msg_size[c])
-        else:
-            st = tree.states[tree.st_off[c]:tree.st_off[c] + sz * tree.nvars[c]]
-            out_idx = st.reshape(sz, -1)[:, tpos] if tpos >= 0 else np.zeros(sz, dtype=np.int64)
-            n_out = tcard
-        for ch in children[c]:
-            n_in = int(msg_size[ch])
-            if n_out * n_in > 4 * sz:
-                continue
-            a = np.zeros(n_out * n_in)
-            np.add.at(a, out_idx.astype(np.int64) * n_in + maps_arr[dn_off[ch]:dn_off[ch] + sz], w)
-            a_off[ch] = pos
-            pos += len(a)
-            mats.append(a)
-    amat = np.concatenate(mats) if mats else np.zeros(1)
-    # for a clique whose changes are one updated child and one observed variable (the commonest
-    # merge: an evidence path meets an observation): per variable and state, the matrix from the
-    # child's message to the clique's, restricted to the entries agreeing with the observation.
-    # Stored input-major like the path matrices; kept up to 4x the entries the walk would visit
+    # Per clique, three shortcut tables, each kept where its dense product is at most 4x the
+    # entries the clique walk would visit (a dense product streams through memory several times
+    # faster than the gather/scatter walk; measured on ALARM: 1x, 4x and 16x gave 568k, 617k, 546k
+    # rows/s on one thread):
+    # - amat: when the only change is one child's message, the matrix from that child's separator
+    #   to the clique's upward message (or the target);
+    # - smat: when the changes are one updated child and one observed variable (the commonest
+    #   merge: an evidence path meets an observation), per variable and state, that matrix
+    #   restricted to the entries agreeing with the observation, stored input-major like the
+    #   path matrices;
+    # - evec: when the only change is one observed variable, its message for each state
     maxv = int(tree.nvars.max()) if nc else 1
+    a_off = np.full(nc, -1, dtype=np.int64)
     s_off = np.full((nc, maxv), -1, dtype=np.int64)
-    mats = []
-    pos = 0
+    k_off = np.zeros(nc, dtype=np.int64)
+    e_off = []
+    amats, smats, vecs = [], [], []
+    a_pos = s_pos = e_pos = 0
     for c in range(nc):
         sz = int(tree.size[c])
         nv = int(tree.nvars[c])
@@ -549,51 +531,41 @@ def root_tree(tree: JunctionTree, target: int) -> RootedTree:
         for ch in children[c]:
             n_in = int(msg_size[ch])
             dn = maps_arr[dn_off[ch]:dn_off[ch] + sz].astype(np.int64)
+            if n_out * n_in <= 4 * sz:
+                a = np.zeros(n_out * n_in)
+                np.add.at(a, out_idx * n_in + dn, w)
+                a_off[ch] = a_pos
+                a_pos += len(a)
+                amats.append(a)
             for k in range(nv):
                 card = tree.cards[tree.cliques[c][k]]
-                if n_out * n_in > 4 * (sz // card) or pos + card * n_in * n_out > _MAX_SLICE:
+                if n_out * n_in > 4 * (sz // card) or s_pos + card * n_in * n_out > _MAX_SLICE:
                     continue
                 # (state, input, output): input-major within each state's matrix
                 a = np.bincount((st[:, k] * n_in + dn) * n_out + out_idx, weights=w,
                                 minlength=card * n_in * n_out)
-                s_off[ch, k] = pos
-                pos += len(a)
-                mats.append(a)
-    smat = np.concatenate(mats) if mats else np.zeros(1)
-    srt = _sorted_layout(tree, parent, children, tpos, tcard, cbase, maps_arr, up_off, dn_off,
-                         msg_size)
-    # for a clique whose only change is one observed variable: its message for each state
-    k_off = np.zeros(nc, dtype=np.int64)
-    e_off = []
-    vecs = []
-    pos = 0
-    for c in range(nc):
-        sz = int(tree.size[c])
-        nv = int(tree.nvars[c])
-        w = cbase[tree.base_off[c]:tree.base_off[c] + sz]
-        st = tree.states[tree.st_off[c]:tree.st_off[c] + sz * nv].reshape(sz, nv)
-        if int(parent[c]) >= 0:
-            out_idx = maps_arr[up_off[c]:up_off[c] + sz].astype(np.int64)
-            n_out = int(msg_size[c])
-        else:
-            out_idx = st[:, tpos].astype(np.int64) if tpos >= 0 else np.zeros(sz, dtype=np.int64)
-            n_out = tcard
+                s_off[ch, k] = s_pos
+                s_pos += len(a)
+                smats.append(a)
         k_off[c] = len(e_off)
         for k in range(nv):
-            e_off.append(pos)
+            e_off.append(e_pos)
             card = tree.cards[tree.cliques[c][k]]
-            vec = np.bincount(st[:, k].astype(np.int64) * n_out + out_idx, weights=w,
-                              minlength=card * n_out)
+            vec = np.bincount(st[:, k] * n_out + out_idx, weights=w, minlength=card * n_out)
             vecs.append(vec)
-            pos += len(vec)
+            e_pos += len(vec)
+    amat = np.concatenate(amats) if amats else np.zeros(1)
+    smat = np.concatenate(smats) if smats else np.zeros(1)
+    srt = _sorted_layout(tree, parent, children, tpos, tcard, cbase, maps_arr, up_off, dn_off,
+                         msg_size)
     e_off_arr = np.array(e_off, dtype=np.int64) if e_off else np.zeros(1, dtype=np.int64)
     evec = np.concatenate(vecs) if vecs else np.zeros(1)
     sg_off, sg = _single_table(tree, root, parent, children, home, homepos, maps_arr, up_off,
                                dn_off, msg_off, msg_size, const_sub_log, cbase, inv_const, k_off,
                                e_off_arr, evec)
-    jo, jl, jm = _jump_table(tree, root, tpos, tcard, parent, children, maps_arr, up_off, dn_off,
+    jo, jl, jm = _jump_table(tree, tpos, tcard, parent, children, maps_arr, up_off, dn_off,
                              msg_off, msg_size, const_sub_log, cbase, inv_const)
-    pr_off, pr = _pair_table(tree, root, parent, children, home, homepos, maps_arr, up_off,
+    pr_off, pr = _pair_table(tree, root, parent, depth, children, home, homepos, maps_arr, up_off,
                              dn_off, msg_off, msg_size, const_sub_log, cbase, inv_const, sg_off, sg)
     rooted = RootedTree(target, root, tpos, tcard, order, nbits, wd, bt, ancm, chm, parent, ch_ptr, ch_idx, up_off, dn_off,
                         maps_arr, msg_off, msg_size, const_msg, const_sub_log, home, homepos, cbase,
@@ -749,9 +721,9 @@ def _single_table(tree: JunctionTree, root: int, parent: np.ndarray, children: l
     return sg_off, sg
 
 
-def _pair_table(tree: JunctionTree, root: int, parent: np.ndarray, children: list[list[int]],
-                home: np.ndarray, homepos: np.ndarray, maps: np.ndarray, up_off: np.ndarray,
-                dn_off: np.ndarray, msg_off: np.ndarray, msg_size: np.ndarray,
+def _pair_table(tree: JunctionTree, root: int, parent: np.ndarray, depth: np.ndarray,
+                children: list[list[int]], home: np.ndarray, homepos: np.ndarray,
+                maps: np.ndarray, up_off: np.ndarray, dn_off: np.ndarray, msg_off: np.ndarray, msg_size: np.ndarray,
                 const_sub_log: np.ndarray, cbase: np.ndarray, inv_const: np.ndarray,
                 sg_off: np.ndarray, sg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(pr_off, pr)``: the upward message of the clique where the evidence paths of two
@@ -769,14 +741,6 @@ def _pair_table(tree: JunctionTree, root: int, parent: np.ndarray, children: lis
     pr_off = np.full((n_nodes, n_nodes), -1, dtype=np.int64)
     if sg.shape[0] <= 1 or nc == 0:
         return pr_off, np.zeros(1)
-    depth = np.zeros(nc, dtype=np.int64)
-    for c in range(nc):
-        d, x = 0, c
-        while parent[x] >= 0:
-            x = parent[x]
-            d += 1
-        depth[c] = d
-
     def below(c: int, m: int) -> int:
         # the child of m on the path up from c
         while parent[c] != m:
@@ -845,7 +809,7 @@ def _pair_table(tree: JunctionTree, root: int, parent: np.ndarray, children: lis
     return pr_off, pr
 
 
-def _jump_table(tree: JunctionTree, root: int, tpos: int, tcard: int, parent: np.ndarray,
+def _jump_table(tree: JunctionTree, tpos: int, tcard: int, parent: np.ndarray,
                 children: list[list[int]], maps: np.ndarray, up_off: np.ndarray, dn_off: np.ndarray,
                 msg_off: np.ndarray, msg_size: np.ndarray, const_sub_log: np.ndarray,
                 cbase: np.ndarray, inv_const: np.ndarray
@@ -874,13 +838,7 @@ def _jump_table(tree: JunctionTree, root: int, tpos: int, tcard: int, parent: np
             continue
         sz = int(tree.size[p])
         n_in = int(msg_size[x])
-        if p == root:
-            st = tree.states[tree.st_off[p]:tree.st_off[p] + sz * tree.nvars[p]].reshape(sz, -1)
-            out_idx = st[:, tpos].astype(np.int64) if tpos >= 0 else np.zeros(sz, dtype=np.int64)
-            n_out = tcard
-        else:
-            out_idx = maps[up_off[p]:up_off[p] + sz].astype(np.int64)
-            n_out = int(msg_size[p])
+        _, out_idx, n_out = _clique_out(tree, p, parent, maps, up_off, msg_size, tpos, tcard)
         if n_out * n_in > _MAX_LINK:
             continue
         w = cbase[tree.base_off[p]:tree.base_off[p] + sz]
@@ -1391,7 +1349,6 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
     logp = np.empty(n)
     if n == 0:
         return out, logp
-    kernel = _rows_block
     args = (codes, col, tree.node_cards, rooted.root, rooted.tpos, rooted.tcard, rooted.order,
             rooted.nbits, rooted.wd, rooted.bt, rooted.ancm, rooted.chm, rooted.parent,
             rooted.ch_ptr, rooted.ch_idx, tree.size, tree.nvars, tree.base_off, rooted.cbase,
@@ -1403,7 +1360,7 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
             rooted.pr_off, rooted.pr, rooted.jo, rooted.jl, rooted.jm, out, logp)
     use_numba = HAVE_NUMBA if compiled is None else (compiled and HAVE_NUMBA)
     if not use_numba:
-        getattr(kernel, "py_func", kernel)(0, n, *args)
+        getattr(_rows_block, "py_func", _rows_block)(0, n, *args)
         return out, logp
     n_threads = min(threads if threads is not None else (os.cpu_count() or 1), n // _ROWS_PER_THREAD)
     if n_threads > 1 and threads is None and _BUSY[0] > 0:
@@ -1412,16 +1369,16 @@ def tree_rows(tree: JunctionTree, rooted: RootedTree, codes: np.ndarray, col_nod
         _BUSY[0] -= 1
         n_threads = 1
     if n_threads <= 1:
-        kernel(0, n, *args)
+        _rows_block(0, n, *args)
         return out, logp
     # the compiled kernel releases the GIL, so plain threads run row blocks in parallel (and
     # compiling it without numba's parallel=True is several times quicker); this thread takes the
     # first block, a pool kept between calls the others (starting threads costs milliseconds)
     step = -(-n // n_threads)
     pool = _pool(n_threads - 1)
-    futures = [pool.submit(kernel, lo, min(n, lo + step), *args) for lo in range(step, n, step)]
+    futures = [pool.submit(_rows_block, lo, min(n, lo + step), *args) for lo in range(step, n, step)]
     t0 = time.perf_counter()
-    kernel(0, min(n, step), *args)
+    _rows_block(0, min(n, step), *args)
     own = time.perf_counter() - t0
     for f in futures:
         f.result()

@@ -868,31 +868,47 @@ class BayesNet:
         ev, dd = self._evidence_and_do(evidence, do)
         return t, ev, dd
 
-    def _evidence_and_do(self, evidence: Mapping[str, Any] | None, do: Mapping[str, Any] | None
-                         ) -> tuple[dict[int, int], dict[int, int]]:
-        """Evidence and intervention as ids; evidence on an intervened node is dropped when it agrees
-        and raises ImpossibleEvidenceError when it contradicts the intervention."""
+    def _split_do(self, evidence: Mapping[str, Any] | None, do: Mapping[str, Any] | None
+                  ) -> tuple[dict[int, int], dict[int, int], int | None]:
+        """Evidence and intervention as ids, evidence on an intervened node dropped when it agrees;
+        and the first evidence node that contradicts the intervention (None when none does)."""
         ev = self._evidence_ids(evidence)
         dd = self._evidence_ids(do)
         for v, s in list(ev.items()):
             if v in dd:
                 if dd[v] != s:
-                    raise ImpossibleEvidenceError(
-                        f"evidence {self._names[v]}={self._states[v][s]!r} contradicts the intervention "
-                        f"do({self._names[v]}={self._states[v][dd[v]]!r})")
+                    return ev, dd, v
                 del ev[v]
+        return ev, dd, None
+
+    def _evidence_and_do(self, evidence: Mapping[str, Any] | None, do: Mapping[str, Any] | None
+                         ) -> tuple[dict[int, int], dict[int, int]]:
+        """Evidence and intervention as ids (see :meth:`_split_do`); raises ImpossibleEvidenceError
+        when evidence contradicts the intervention."""
+        ev, dd, v = self._split_do(evidence, do)
+        if v is not None:
+            raise ImpossibleEvidenceError(
+                f"evidence {self._names[v]}={self._states[v][ev[v]]!r} contradicts the intervention "
+                f"do({self._names[v]}={self._states[v][dd[v]]!r})")
         return ev, dd
 
     def _joint_table(self, t: list[int], ev: dict[int, int], dd: dict[int, int],
                      cpts: Sequence[np.ndarray] | None = None, sampled: bool = False) -> np.ndarray:
         """Unnormalised P(targets, evidence) with axes in ``t`` order (leading sample axis if sampled).
 
-        Targets fixed by evidence or do are one-hot axes.
+        Targets fixed by evidence or do are one-hot axes. All zeros when P(evidence) = 0, also
+        where the plan dropped the CPT whose zero makes it so (see :meth:`_unchecked`).
         """
         fixed = {v: (ev.get(v, dd.get(v))) for v in t if v in ev or v in dd}
         free = tuple(v for v in t if v not in fixed)
         plan = self._plan(free, tuple(sorted(ev)), (), tuple(sorted(dd)), False, sampled)
         table = kernels.run_plan(plan, cpts if cpts is not None else self._cpts, ev, None, dd)
+        if not sampled and ev and self._unchecked(plan):
+            try:
+                if not self._log_evidence(ev, dd) > -np.inf:
+                    table = np.zeros_like(table)
+            except ModelError:  # P(evidence) too large to eliminate exactly: unchecked
+                pass
         if not fixed:
             return table
         lead = 1 if sampled else 0
@@ -968,19 +984,10 @@ class BayesNet:
         """
         t, ev, dd = self._prepare(variables, evidence, do)
         table = self._tree_table(t, ev) if interval is None and not dd else None
-        pruned = False
         if table is None:
             table = self._joint_table(t, ev, dd)
-            free = tuple(v for v in t if v not in ev and v not in dd)
-            pruned = bool(ev) and self._unchecked(self._plan(free, tuple(sorted(ev)), (),
-                                                             tuple(sorted(dd)), False, False))
         z = table.sum()
-        if pruned:
-            try:
-                pruned = not self._log_evidence(ev, dd) > -np.inf
-            except ModelError:  # P(evidence) too large to eliminate exactly: unchecked
-                pruned = False
-        if not z > 0 or pruned:
+        if not z > 0:
             raise ImpossibleEvidenceError(f"the evidence has probability zero under the model: "
                                           f"{self._evidence_text(ev, dd)}")
         post = (table / z).ravel()
@@ -1015,15 +1022,14 @@ class BayesNet:
                                 ) -> float:
         """Return P(evidence) (under the intervention ``do`` when given), computed exactly."""
         self._check_fitted()
-        ev = self._evidence_ids(evidence)
-        dd = self._evidence_ids(do)
-        for v, s in list(ev.items()):
-            if v in dd:
-                if dd[v] != s:
-                    return 0.0
-                del ev[v]
-        if not ev:
-            return 1.0
+        ev, dd, clash = self._split_do(evidence, do)
+        if clash is not None:
+            return 0.0
+        return self._p_evidence(ev, dd) if ev else 1.0
+
+    def _p_evidence(self, ev: dict[int, int], dd: dict[int, int]) -> float:
+        """P(evidence) for evidence and intervention as ids, by elimination (a plain product of
+        probabilities: it underflows to 0 below ~1e-308)."""
         plan = self._plan((), tuple(sorted(ev)), (), tuple(sorted(dd)), False, False)
         return float(kernels.run_plan(plan, self._cpts, ev, None, dd))
 
@@ -1036,23 +1042,15 @@ class BayesNet:
         tree, whose messages are normalised with their log scales kept. ``-inf`` means impossible.
         """
         self._check_fitted()
-        ev = self._evidence_ids(evidence)
-        dd = self._evidence_ids(do)
-        for v, s in list(ev.items()):
-            if v in dd:
-                if dd[v] != s:
-                    return float("-inf")
-                del ev[v]
-        return self._log_evidence(ev, dd)
+        ev, dd, clash = self._split_do(evidence, do)
+        return float("-inf") if clash is not None else self._log_evidence(ev, dd)
 
     def _log_evidence(self, ev: dict[int, int], dd: dict[int, int]) -> float:
         """log P(evidence) for evidence and intervention as ids (evidence not on intervened nodes)."""
         if not ev:
             return 0.0
-        plan = self._plan((), tuple(sorted(ev)), (), tuple(sorted(dd)), False, False)
-        p = float(kernels.run_plan(plan, self._cpts, ev, None, dd))
         with np.errstate(divide="ignore"):
-            lp = float(np.log(p))
+            lp = float(np.log(self._p_evidence(ev, dd)))
         if lp >= _LOG_TINY:
             return lp
         tree = self._junction(dd)

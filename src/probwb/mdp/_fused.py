@@ -32,6 +32,20 @@ ROW_BITS = 16
 COL_BITS = 14
 
 
+@numba.njit(nogil=True, cache=True)
+def _span(bmax, bmin):  # pragma: no cover - compiled
+    """The largest of the blocks' largest changes and the smallest of their smallest (the sweeps
+    keep one pair per block so parallel blocks never write the same number)."""
+    hi_ = -np.inf
+    lo_ = np.inf
+    for b in range(bmax.shape[0]):
+        if bmax[b] > hi_:
+            hi_ = bmax[b]
+        if bmin[b] < lo_:
+            lo_ = bmin[b]
+    return hi_, lo_
+
+
 def _csr_sweep(indptr, indices, data, Rg, gamma, V, Vn, bmax, bmin, block):  # pragma: no cover - compiled
     A, S = Rg.shape
     nblk = bmax.shape[0]
@@ -60,14 +74,7 @@ def _csr_sweep(indptr, indices, data, Rg, gamma, V, Vn, bmax, bmin, block):  # p
             dmin = min(dmin, d)
         bmax[b] = dmax
         bmin[b] = dmin
-    hi_ = -np.inf
-    lo_ = np.inf
-    for b in range(nblk):
-        if bmax[b] > hi_:
-            hi_ = bmax[b]
-        if bmin[b] < lo_:
-            lo_ = bmin[b]
-    return hi_, lo_
+    return _span(bmax, bmin)
 
 
 def _tiled_sweep(tptr, keys, vals, Rg, gamma, V, Vn, bmax, bmin, work):  # pragma: no cover - compiled
@@ -115,14 +122,7 @@ def _tiled_sweep(tptr, keys, vals, Rg, gamma, V, Vn, bmax, bmin, work):  # pragm
                 dmin = min(dmin, d)
             bmax[rb] = dmax
             bmin[rb] = dmin
-    hi_ = -np.inf
-    lo_ = np.inf
-    for b in range(nrb):
-        if bmax[b] > hi_:
-            hi_ = bmax[b]
-        if bmin[b] < lo_:
-            lo_ = bmin[b]
-    return hi_, lo_
+    return _span(bmax, bmin)
 
 
 def _tile_counts(indptr, indices, S, A):  # pragma: no cover - compiled

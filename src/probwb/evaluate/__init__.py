@@ -15,6 +15,7 @@ from probwb.evaluate.calibration import (
     net_benefit,
     smoothed_calibration_curve,
 )
+from probwb.evaluate.coverage import binomial_band, coverage_row, coverage_table
 from probwb.evaluate.cv import METRICS, CVResult, cross_validate
 from probwb.evaluate.metrics import (
     LOG_LOSS_EPS,
@@ -37,11 +38,14 @@ __all__ = [
     "KFold",
     "SequentialSplit",
     "TimeSeriesSplit",
+    "binomial_band",
     "brier_score",
     "calibration_intercept",
     "calibration_slope",
     "calibration_slope_intercept",
     "calibration_table",
+    "coverage_row",
+    "coverage_table",
     "cross_validate",
     "decision_curve",
     "expected_calibration_error",

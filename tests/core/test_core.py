@@ -26,9 +26,9 @@ def test_random_state_same_seed_same_numbers():
     np.testing.assert_array_equal(a, b)
     g = np.random.default_rng(1)
     assert check_random_state(g) is g
-    with pytest.raises(TypeError, match="random_state"):
+    with pytest.raises(DataError, match="random_state"):
         check_random_state("seed")
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(DataError, match="non-negative"):
         check_random_state(-1)
 
 

@@ -92,3 +92,28 @@ def load_model(path: str | os.PathLike, expected_class: type) -> Any:
     if not isinstance(obj, expected_class):
         raise ModelFileError(f"{str(path)!r} did not contain a {want!r}")
     return obj
+
+
+def check_writable(path: str | os.PathLike, *, what: str = "output file") -> Path:
+    """Return ``path`` as an absolute Path if a file can be written there, else raise DataError.
+
+    Checked before any long work (a fit, a report run): ``path`` must not be a directory, the nearest
+    existing folder above it must be a writable folder (missing folders are created when writing), and
+    nothing on the way may be a file. The message names the path, what was expected and what was found.
+    """
+    from probwb.errors import DataError
+
+    p = Path(path).expanduser()
+    if str(path) == "" or p.name in ("", ".", ".."):
+        raise DataError(f"{what} {str(path)!r}: expected a file path, found a folder name")
+    p = p.absolute()
+    if p.is_dir():
+        raise DataError(f"{what} {str(p)!r}: expected a file path, found a directory")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError(f"{what} {str(p)!r}: expected a folder above it, found the file {str(parent)!r}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"{what} {str(p)!r}: expected a writable folder, found {str(parent)!r} not writable")
+    return p

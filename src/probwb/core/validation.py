@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import logging
+import reprlib
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from probwb.errors import DataError, ProbabilityError
+from probwb.errors import DataError, ProbabilityError, ProbwbError, SpecError
 
 PROB_ATOL = 1e-9
 
@@ -121,3 +123,102 @@ def check_same_length(**arrays: object) -> int:
         desc = ", ".join(f"{k} has {n}" for k, n in lengths.items())
         raise DataError(f"inputs must have the same length: {desc}")
     return next(iter(lengths.values())) if lengths else 0
+
+
+class _ShortRepr(reprlib.Repr):
+    """A repr that stops after a few items per level and a few levels, so its cost is bounded whatever
+    the value (a YAML alias bomb expands to billions of items, but only the first few are looked at)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxtuple = self.maxlist = self.maxarray = self.maxdeque = 6
+        self.maxdict = self.maxset = self.maxfrozenset = 6
+        self.maxstring = 60
+        self.maxlong = 40
+        self.maxother = 60
+
+    def repr1(self, x: object, level: int) -> str:
+        # numpy scalars print as plain numbers (-1.0, not np.float64(-1.0))
+        if isinstance(x, np.generic):
+            x = x.item()
+        return super().repr1(x, level)
+
+    def repr_float(self, x: float, level: int) -> str:
+        return repr(x)
+
+
+_SHORT = _ShortRepr()
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """Return a repr of ``value`` for an error message, at most ``limit`` characters and cheap for any size.
+
+    Numpy scalars show as plain numbers; long containers and strings are cut with ``...``.
+    """
+    text = _SHORT.repr(value)
+    if len(text) > limit:
+        text = text[: max(limit - 3, 1)] + "..."
+    return text
+
+
+def plain_number(value: object) -> object:
+    """Return a numpy scalar as the matching Python scalar (for messages); anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_known_keys(
+    mapping: object,
+    valid: Iterable[object],
+    *,
+    where: str,
+    what: str = "key",
+    default: object = None,
+    error: type[ProbwbError] = SpecError,
+    logger: logging.Logger | None = None,
+) -> list[str]:
+    """Check that every key of ``mapping`` is one of ``valid``; return the valid keys it left out.
+
+    ``valid`` are the states, actions, nodes, columns or levels a mapping may be keyed by (compared as
+    text, so a YAML key ``1`` matches the state ``"1"``). An unknown key raises ``error`` naming ``where``,
+    the key, the nearest valid one (did you mean ...?) and the valid keys; a misspelt state in a reward
+    table therefore fails instead of silently keeping the default. The valid keys left out are logged
+    (INFO, "left to the default ``default``") so a reader can see what was not set.
+    """
+    if mapping is None:
+        mapping = {}
+    if not isinstance(mapping, Mapping):
+        raise error(f"{where} must be a mapping of {what} -> value, found {type(mapping).__name__} "
+                    f"{short_repr(mapping)}")
+    names = [str(v) for v in valid]
+    known = set(names)
+    unknown = [k for k in mapping if str(k) not in known]
+    if unknown:
+        parts = [f"{short_repr(k)}{_did_you_mean(str(k), names)}" for k in unknown[:5]]
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
+        raise error(f"{where}: unknown {what} {', '.join(parts)}{more}; expected {what}s: {shown}")
+    given = {str(k) for k in mapping}
+    left = [n for n in names if n not in given]
+    if left and mapping:
+        log = logger or logging.getLogger("probwb")
+        log.info("%s: no value for %s %s; left to the default %s", where, what,
+                 ", ".join(repr(n) for n in left), short_repr(default))
+    return left
+
+
+def check_size(value: object, *, name: str, minimum: int = 1, maximum: int = 10**9,
+               error: type[ProbwbError] = DataError) -> int:
+    """Return ``value`` as an int in [minimum, maximum], else raise ``error`` saying what was found.
+
+    Sizes (rows, customers, draws) must be whole numbers; a float such as 1e20 or 2.5, a bool or a
+    string is refused, and so is a size beyond ``maximum`` (which would exhaust memory, not run).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer() and minimum <= value <= maximum:
+            return int(value)
+        raise error(f"{name} must be a whole number in [{minimum}, {maximum:,}], found "
+                    f"{type(plain_number(value)).__name__} {short_repr(value)}")
+    if not minimum <= int(value) <= maximum:
+        raise error(f"{name} must be a whole number in [{minimum}, {maximum:,}], found {int(value)}")
+    return int(value)

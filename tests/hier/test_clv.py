@@ -163,9 +163,13 @@ def test_bgnbd_covariate_effects_recovered_on_simulated_data():
               "dropout_coef[coupon]": truth["coupon"], "r": truth["r"], "alpha": truth["alpha"]}
     for label, value in checks.items():
         row = summ.loc[label]
-        assert row["q0.5%"] <= value <= row["q99.5%"], (label, value, row.to_dict())
+        assert row["lower"] <= value <= row["upper"], (label, value, row.to_dict())
+        assert row["estimate"] == pytest.approx(value, abs=3 * row["se"]), label
     # the purchase effect is pinned down well (not just "inside a huge interval")
-    assert summ.loc["purchase_coef[segment[premium]]", "sd"] < 0.15
+    assert summ.loc["purchase_coef[segment[premium]]", "se"] < 0.15
+    # coefficients: symmetric Wald interval on their own scale
+    coef = summ.loc["dropout_coef[coupon]"]
+    assert coef["upper"] - coef["estimate"] == pytest.approx(coef["estimate"] - coef["lower"])
     # predictions need the same covariates, with known levels
     bad = df.head(3).astype({"segment": str})
     bad.loc[bad.index[1], "segment"] = "platinum"
@@ -276,7 +280,7 @@ def test_pareto_nbd_fits_simulated_data():
     model = ParetoNBDModel().fit(df, method="mle", random_state=0)
     summ = model.summary(interval=0.99)
     for name, value in zip(("r", "alpha", "s", "beta"), PN, strict=True):
-        assert summ.loc[name, "q0.5%"] <= value <= summ.loc[name, "q99.5%"], name
+        assert summ.loc[name, "lower"] <= value <= summ.loc[name, "upper"], name
 
 
 def test_save_load_round_trip(tmp_path, fitted_small):

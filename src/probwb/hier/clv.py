@@ -646,7 +646,15 @@ class _CLVModel(abc.ABC):
         return {k: v[idx] for k, v in self.draws_.items()}
 
     def summary(self, interval: float = 0.94) -> pd.DataFrame:
-        """Return one row per parameter: mean, sd, interval bounds, and (MCMC) r_hat, ess_bulk, ess_tail.
+        """Return one row per parameter with its estimate and uncertainty.
+
+        MCMC fits: posterior ``mean``, ``sd``, equal-tailed quantiles ``q{lo}``/``q{hi}`` and r_hat,
+        ess_bulk, ess_tail. Optimisation fits (``"mle"``/``"map"``): the optimum itself (``estimate``),
+        its standard error ``se`` (inverse observed information, carried to the natural scale of a
+        positive parameter by the delta method), and a Wald interval ``lower``/``upper`` computed on the
+        scale the optimiser used (log scale for positive parameters, then exponentiated, so it stays
+        positive and is asymmetric; natural scale for coefficients). ``interval_method`` (column and
+        ``attrs``) names that method.
 
         ``attrs["verdict"]`` and ``attrs["reasons"]`` carry the diagnostics verdict (MCMC) or
         ``"laplace"`` for optimisation fits; the ``verdict`` column repeats it on every row so a printed
@@ -654,16 +662,14 @@ class _CLVModel(abc.ABC):
         """
         self._check_fitted()
         lo, hi = _interval_quantiles(interval)
+        if self.diagnostics_ is None and getattr(self, "theta_", None) is not None:
+            return self._optimum_summary(float(interval))
         rows = []
         for name, vals in self.draws_.items():
             if vals.size == 0:
                 continue
             vals2 = vals.reshape(vals.shape[0], -1)
-            labels = [name]
-            if vals.ndim > 1:
-                design = self.design_purchase_ if name == "purchase_coef" else self.design_dropout_
-                labels = [f"{name}[{c}]" for c in design.names]
-            for j, label in enumerate(labels):
+            for j, label in enumerate(self._labels(name, vals)):
                 v = vals2[:, j]
                 rows.append({"parameter": label, "mean": v.mean(), "sd": v.std(ddof=1),
                              f"q{lo:.1%}": np.quantile(v, lo), f"q{hi:.1%}": np.quantile(v, hi)})
@@ -681,6 +687,45 @@ class _CLVModel(abc.ABC):
             out.attrs["verdict"] = "laplace"
             out.attrs["reasons"] = [f"{self.method_.upper()} fit: intervals from a Laplace approximation, "
                                     "no MCMC diagnostics"]
+        return out
+
+    def _labels(self, name: str, vals: np.ndarray) -> list[str]:
+        if vals.ndim > 1:
+            design = self.design_purchase_ if name == "purchase_coef" else self.design_dropout_
+            return [f"{name}[{c}]" for c in design.names]
+        return [name]
+
+    def _optimum_summary(self, interval: float) -> pd.DataFrame:
+        """Estimate, delta-method SE and Wald interval (on the optimiser's scale) per parameter."""
+        from scipy import stats
+
+        theta = np.asarray(self.theta_, dtype=float)
+        se_theta = np.sqrt(np.clip(np.diag(self.cov_), 0.0, None))
+        z = float(stats.norm.ppf(0.5 + interval / 2))
+        n_pos = len(self._params)
+        method = (f"Wald {interval:.0%} from the observed information at the {self.method_.upper()} optimum: "
+                  "log scale for positive parameters (exponentiated), natural scale for coefficients")
+        labels = list(self._params)
+        for name in ("purchase_coef", "dropout_coef"):
+            vals = self.draws_.get(name)
+            if vals is not None and vals.size:
+                labels += self._labels(name, vals)
+        rows = []
+        for i, label in enumerate(labels):
+            t, s = theta[i], se_theta[i]
+            if i < n_pos:
+                est = float(np.exp(t))
+                rows.append({"parameter": label, "estimate": est, "se": est * s,
+                             "lower": float(np.exp(t - z * s)), "upper": float(np.exp(t + z * s))})
+            else:
+                rows.append({"parameter": label, "estimate": float(t), "se": float(s),
+                             "lower": float(t - z * s), "upper": float(t + z * s)})
+        out = pd.DataFrame(rows).set_index("parameter")
+        out["interval_method"] = method
+        out["verdict"] = "laplace"
+        out.attrs.update({"verdict": "laplace", "interval": interval, "interval_method": method,
+                          "reasons": [f"{self.method_.upper()} fit: estimate at the optimum, standard errors "
+                                      "and intervals from the observed information, no MCMC diagnostics"]})
         return out
 
     def save(self, path: str) -> Any:
@@ -1042,9 +1087,33 @@ class GammaGammaModel(_CLVModel):
         return cm.gamma_gamma_conditional_spend(ind["p"], ind["q"], ind["v"], d["frequency"], d["monetary_value"])
 
     def expected_spend(self, data: pd.DataFrame, *, interval: float = 0.9, return_samples: bool = False,
-                       max_draws: int | None = 1000, random_state: RandomState = None) -> Any:
+                       max_draws: int | None = 1000, random_state: RandomState = None,
+                       plugin: bool = False) -> Any:
         """Return, per customer, the posterior of expected spend per future purchase (compact DataFrame,
-        or an xarray.DataArray with ``return_samples``)."""
+        or an xarray.DataArray with ``return_samples``).
+
+        ``plugin=True`` instead returns a Series (indexed by customer) of the conditional expected
+        average spend evaluated at the point estimates ``params_`` (the optimum for mle/map fits, the
+        posterior means for MCMC):  E[M | x, m] = (q - 1) / (p x + q - 1) * p v / (q - 1)
+        + p x / (p x + q - 1) * m = p (v + x m) / (p x + q - 1)  (Fader, Hardie & Lee 2005, "RFM and
+        CLV"; Fader & Hardie 2013). This is what lifetimes' ``conditional_expected_average_profit``
+        computes; the default averages the same formula over parameter draws instead.
+        """
+        if plugin:
+            self._check_fitted()
+            d = self._data(data)
+            par = {k: float(self.params_[k]) for k in self._params}
+            if par["q"] <= 1 and np.any(d["frequency"] == 0):
+                warnings.warn("GammaGammaModel: q <= 1, so the population mean spend is infinite; expected "
+                              "spend of customers without repeat purchases is meaningless",
+                              ConvergenceWarning, stacklevel=2)
+            values = cm.gamma_gamma_conditional_spend(par["p"], par["q"], par["v"], d["frequency"],
+                                                      d["monetary_value"])
+            out = pd.Series(values, index=_customer_index(data), name="expected_spend")
+            out.attrs["method"] = (f"plug-in at the {self.method_.upper()} "
+                                   + ("posterior means" if self.method_ == "mcmc" else "optimum")
+                                   + f" (p={par['p']:.6g}, q={par['q']:.6g}, v={par['v']:.6g})")
+            return out
         pop = self._draws(max_draws)
         n = pop["p"].shape[0]
         samples = self._spend_samples(data, n, check_random_state(random_state if random_state is not None else 0))

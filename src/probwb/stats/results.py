@@ -268,6 +268,10 @@ class ABResult(TableResult):
                     f"{r['prob_better']:.3f}")
         elif best == self.control and self.lift is not None and len(self.lift):
             out += " (the control); no treatment arm is more likely to beat it"
+        assumption = self.details.get("assumption") if self.details else None
+        if assumption:
+            # a reader must see what the posterior rests on, e.g. a parametric shape for spend
+            out += f"; model: {assumption}"
         return out + "."
 
     def __repr__(self) -> str:

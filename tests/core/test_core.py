@@ -71,25 +71,28 @@ class _Thing:
         self.x = x
 
 
-class _Other:
-    pass
-
-
 def test_save_load_roundtrip_and_foreign_files(tmp_path):
-    path = save_model(tmp_path / "m.pwb", _Thing(4), config={"x": 4})
-    assert load_model(path, _Thing).x == 4
-    with pytest.raises(ModelFileError, match="expected"):
-        load_model(path, _Other)
+    from probwb.mdp import MDP
+
+    model = MDP(np.array([[[0.5, 0.5], [0.0, 1.0]]]), np.array([[1.0], [0.0]]), 0.9)
+    path = save_model(tmp_path / "m.pwb", model, config={"x": 4})
+    assert load_model(path, MDP).R.tolist() == model.R.tolist()
+    with pytest.raises(ModelFileError, match="expected 'BayesNet'"):
+        from probwb.bn import BayesNet
+
+        load_model(path, BayesNet)
+    with pytest.raises(ModelFileError, match="cannot save a .*_Thing: expected one of probwb's model classes"):
+        save_model(tmp_path / "t.pwb", _Thing(4), config={})
     bad = tmp_path / "bad.pwb"
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelFileError, match="not a probwb model file"):
-        load_model(bad, _Thing)
+        load_model(bad, MDP)
     truncated = tmp_path / "trunc.pwb"
     truncated.write_bytes(path.read_bytes()[:-20])
-    with pytest.raises(ModelFileError, match="damaged"):
-        load_model(truncated, _Thing)
+    with pytest.raises(ModelFileError, match="damaged|not a probwb model file"):
+        load_model(truncated, MDP)
     with pytest.raises(ModelFileError, match="cannot read"):
-        load_model(tmp_path / "missing.pwb", _Thing)
+        load_model(tmp_path / "missing.pwb", MDP)
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):

@@ -1487,13 +1487,124 @@ class BayesNet:
                 "elimination": self.elimination}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Save the network atomically with probwb's model header; return the path."""
-        return save_model(path, self, config=self.get_config())
+        """Save the network atomically as a ``.pwb`` model file (data only, see probwb.core.io); return
+        the path."""
+        return save_model(path, self, config=self._file_config())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BayesNet:
-        """Load a network saved by :meth:`save` (a foreign or damaged file raises ModelFileError)."""
+        """Load a network saved by :meth:`save` and return it; a foreign, damaged or edited file, or one
+        whose CPTs fail validation, raises ModelFileError."""
         return load_model(path, cls)
+
+    def _file_config(self) -> dict[str, Any]:
+        """The constructor arguments as model-file values (a Generator seed is not stored)."""
+        rs = self.random_state
+        if rs is not None and not isinstance(rs, int | np.integer):
+            logger.info("random_state %r is not saved (only integer seeds are)", type(rs).__name__)
+            rs = None
+        structure = self.structure
+        if structure is not None:
+            structure = ({str(k): [str(p) for p in (v or [])] for k, v in structure.items()}
+                         if isinstance(structure, Mapping) else [(str(a), str(b)) for a, b in structure])
+        prior = self.prior
+        if isinstance(prior, Mapping):
+            prior = {str(k): (np.asarray(v, dtype=float) if not isinstance(v, str) else v)
+                     for k, v in prior.items()}
+        return {"structure": structure,
+                "states": None if self.states is None else {str(k): [str(s) for s in v]
+                                                            for k, v in self.states.items()},
+                "method": self.method, "prior": prior, "equivalent_sample_size": self.equivalent_sample_size,
+                "latent": None if self.latent is None else [str(x) for x in self.latent],
+                "max_iter": self.max_iter, "tol": self.tol, "n_init": self.n_init, "target": self.target,
+                "elimination": self.elimination, "random_state": None if rs is None else int(rs),
+                "verbose": bool(self.verbose)}
+
+    def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Return ``(state, extras)`` for probwb.core.io.save_model: names, states, parents, CPTs and
+        the fit's record (counts, Dirichlet parameters, EM summary)."""
+        d = self.__dict__
+        state: dict[str, Any] = {
+            "names": list(self._names),
+            "states": [list(s) for s in self._states] if self._names else [],
+            "parents": [[self._names[p] for p in pas] for pas in self._parents] if self._names else [],
+            "cpts": None if self._cpts is None else list(self._cpts),
+        }
+        for key in ("method_", "n_rows_", "converged_", "n_iter_", "log_likelihood_"):
+            if key in d:
+                state[key] = d[key]
+        for key in ("counts_", "dirichlet_"):
+            if key in d:
+                state[key] = None if d[key] is None else [d[key][n] for n in self._names]
+        if "em_" in d:
+            em = d["em_"]
+            state["em_"] = None if em is None else {
+                "cpts": list(em.cpts), "counts": list(em.counts), "log_likelihood": em.log_likelihood,
+                "history": list(em.history), "converged": em.converged, "n_iter": em.n_iter,
+                "all_log_likelihoods": list(em.all_log_likelihoods)}
+        return state, {}
+
+    @classmethod
+    def _from_file_state(cls, state: Mapping[str, Any], extras: Mapping[str, bytes],
+                         config: Mapping[str, Any]) -> BayesNet:
+        """Rebuild a network from a model file's state through the constructor and the CPT validators;
+        return it (a CPT that is not a distribution raises ProbabilityError)."""
+        from probwb.errors import ModelFileError
+
+        cfg = dict(config)
+        structure, states = cfg.pop("structure"), cfg.pop("states")
+        net = cls(structure, states, **cfg)
+        names = [str(n) for n in state["names"]]
+        if not names:
+            return net
+        st, pas = state["states"], state["parents"]
+        if not (len(st) == len(pas) == len(names)):
+            raise ModelFileError(f"BayesNet file: {len(names)} nodes but {len(st)} state lists and "
+                                 f"{len(pas)} parent lists")
+        parents = {n: [str(p) for p in ps] for n, ps in zip(names, pas, strict=True)}
+        for n, ps in parents.items():
+            for p in ps:
+                if p not in parents:
+                    raise ModelFileError(f"BayesNet file: node {n!r} has parent {p!r}, which is not a node")
+        net._set_structure(parents, {n: [str(s) for s in ss] for n, ss in zip(names, st, strict=True)})
+        if net._names != names:
+            raise ModelFileError(f"BayesNet file: node order {names} is not a topological order of its parents")
+        cpts = state["cpts"]
+        if cpts is not None:
+            if len(cpts) != len(names):
+                raise ModelFileError(f"BayesNet file: {len(names)} nodes but {len(cpts)} CPTs")
+            net._set_cpts({n: np.asarray(c) for n, c in zip(names, cpts, strict=True)})
+
+        def tables(key: str, positive: bool) -> dict[str, np.ndarray] | None:
+            arrs = state[key]
+            if arrs is None:
+                return None
+            if net._cpts is None or len(arrs) != len(names):
+                raise ModelFileError(f"BayesNet file: {key} does not match the network's nodes")
+            out = {}
+            for v, (n, a) in enumerate(zip(names, arrs, strict=True)):
+                a = np.asarray(a, dtype=float)
+                if a.shape != net._cpts[v].shape or not np.isfinite(a).all() or (a < 0).any() or (
+                        positive and (a <= 0).any()):
+                    raise ModelFileError(f"BayesNet file: {key} of node {n!r} must be finite non-negative "
+                                         f"numbers of shape {net._cpts[v].shape}, found shape {a.shape}")
+                out[n] = a
+            return out
+
+        for key in ("counts_", "dirichlet_"):
+            if key in state:
+                setattr(net, key, tables(key, positive=key == "dirichlet_"))
+        for key in ("method_", "n_rows_", "converged_", "n_iter_", "log_likelihood_"):
+            if key in state:
+                setattr(net, key, state[key])
+        if "em_" in state:
+            em = state["em_"]
+            net.em_ = None if em is None else learning.EMResult(
+                cpts=[np.asarray(c) for c in em["cpts"]], counts=[np.asarray(c) for c in em["counts"]],
+                log_likelihood=float(em["log_likelihood"]), history=[float(x) for x in em["history"]],
+                converged=bool(em["converged"]), n_iter=int(em["n_iter"]),
+                all_log_likelihoods=[float(x) for x in em["all_log_likelihoods"]])
+        return net
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

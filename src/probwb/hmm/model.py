@@ -774,11 +774,28 @@ class HMM:
         return pd.DataFrame(rows, columns=["block", "state", "name", "value"])
 
     def save(self, path: Any) -> Any:
-        """Save the fitted model atomically; return the path."""
+        """Save the fitted model atomically as a ``.pwb`` model file (data only, see probwb.core.io);
+        return the path."""
+        from probwb.hmm._files import hmm_file_config
+
         self._check_fitted()
-        return save_model(path, self, config=self._config())
+        return save_model(path, self, config=hmm_file_config(self))
 
     @classmethod
     def load(cls, path: Any) -> HMM:
-        """Load a model saved with :meth:`save`; a foreign or damaged file raises ModelFileError."""
+        """Load a model saved with :meth:`save` and return it; a foreign, damaged or edited file, or one
+        whose parameters fail validation (rows not summing to one, wrong shapes), raises ModelFileError."""
         return load_model(path, cls)
+
+    def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Return ``(state, extras)`` for probwb.core.io.save_model (see probwb.hmm._files)."""
+        from probwb.hmm._files import hmm_to_file_state
+
+        return hmm_to_file_state(self)
+
+    @classmethod
+    def _from_file_state(cls, state: dict[str, Any], extras: dict[str, bytes], config: dict[str, Any]) -> HMM:
+        """Rebuild a saved HMM through its constructor and parameter validators; return it."""
+        from probwb.hmm._files import hmm_from_file_state
+
+        return hmm_from_file_state(cls, state, config)

@@ -360,7 +360,8 @@ class MDP:
                    horizon=self.horizon, terminal_reward=self.terminal_reward, validate=False)
 
     def save(self, path: Any) -> Any:
-        """Save the model atomically with a probwb header (see probwb.core.io); return the path."""
+        """Save the model atomically as a ``.pwb`` model file (data only, see probwb.core.io); return
+        the path."""
         from probwb.core.io import save_model
 
         return save_model(path, self, config={"n_states": self.n_states, "n_actions": self.n_actions,
@@ -368,10 +369,38 @@ class MDP:
 
     @classmethod
     def load(cls, path: Any) -> MDP:
-        """Load an MDP saved by :meth:`save`; a foreign or damaged file raises ModelFileError."""
+        """Load an MDP saved by :meth:`save` and return it; a foreign, damaged or edited file, or one
+        whose transition rows are not distributions, raises ModelFileError."""
         from probwb.core.io import load_model
 
         return load_model(path, cls)
+
+    def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Return ``(state, extras)`` for probwb.core.io.save_model: the CSR transitions, rewards,
+        names, discount, horizon and terminal reward."""
+        P = self.P.tocsr()
+        return {"P_data": np.asarray(P.data, dtype=float), "P_indices": np.asarray(P.indices),
+                "P_indptr": np.asarray(P.indptr), "P_shape": [int(x) for x in P.shape],
+                "R": np.asarray(self.R), "discount": self.discount, "horizon": self.horizon,
+                "terminal_reward": np.asarray(self.terminal_reward, dtype=float),
+                "states": self._states, "actions": self._actions}, {}
+
+    @classmethod
+    def _from_file_state(cls, state: dict[str, Any], extras: dict[str, bytes], config: dict[str, Any]) -> MDP:
+        """Rebuild an MDP from a model file's state through the validating constructor; return it."""
+        from probwb.errors import ModelFileError
+
+        shape = tuple(int(x) for x in state["P_shape"])
+        data, indices, indptr = (np.asarray(state[k]) for k in ("P_data", "P_indices", "P_indptr"))
+        if (len(shape) != 2 or indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu"
+                or indptr.shape != (shape[0] + 1,) or data.shape != indices.shape
+                or (indices.size and (indices.min() < 0 or indices.max() >= shape[1]))
+                or indptr[0] != 0 or indptr[-1] != data.size or (np.diff(indptr) < 0).any()):
+            raise ModelFileError(f"MDP file: the sparse transition matrix (shape {shape}) is malformed")
+        P = sp.csr_matrix((data, indices, indptr), shape=shape)
+        R = np.asarray(state["R"], dtype=float)
+        return cls(P, R.T, state["discount"], states=state["states"], actions=state["actions"],
+                   horizon=state["horizon"], terminal_reward=state["terminal_reward"], validate=True)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

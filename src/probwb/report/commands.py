@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from probwb.cli import command
+from probwb.report.schema import safe_stem
 
 __all__ = ["cmd_report", "cmd_run", "cmd_validate", "cmd_models"]
 
@@ -20,6 +21,18 @@ def _stepper(quiet: bool):
             print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     return step
+
+
+def _preflight(args: argparse.Namespace, out: Path, what: str) -> None:
+    """Check the seed and every output path before any long work, so a bad one fails in a second."""
+    from probwb.core.io import check_writable
+    from probwb.report.runner import check_seed
+
+    if getattr(args, "seed", None) is not None:
+        check_seed(args.seed, "--seed")
+    check_writable(out, what=what)
+    if getattr(args, "json", None):
+        check_writable(args.json, what="JSON file (--json)")
 
 
 def _report_configure(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +50,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from probwb.report.writer import write_report
 
     step = _stepper(getattr(args, "quiet", False))
-    out = Path(args.output) if args.output else Path(f"{Path(args.spec).stem}.html")
+    out = Path(args.output) if args.output else Path(f"{safe_stem(Path(args.spec).stem, 'report')}.html")
+    _preflight(args, out, "report file (-o)")
     rep = write_report(args.spec, out, json_path=args.json, seed=args.seed, quick=args.quick, on_step=step)
     verdict = rep.diagnostics.get("verdict", "not applicable")
     print(f"report written to {out.resolve()}")
@@ -63,14 +77,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from probwb.core.io import save_model
     from probwb.errors import ModelError
     from probwb.report.runner import run_report
+    from probwb.report.schema import validate_spec
 
     step = _stepper(getattr(args, "quiet", False))
-    rep = run_report(args.spec, seed=args.seed, quick=args.quick, on_step=step)
+    validated = validate_spec(args.spec)
+    # the output is named after the spec's name, which validate_spec checked is a plain file stem
+    out = Path(args.output) if args.output else Path(f"{safe_stem(validated.name)}.pwb")
+    _preflight(args, out, "model file (-o)")
+    rep = run_report(validated, seed=args.seed, quick=args.quick, on_step=step)
     model = rep.result.get("model")
     if model is None:
         raise ModelError(f"the {rep.kind!r} family returned no fitted model for {args.spec!r}, "
                          "so there is nothing to save")
-    out = Path(args.output) if args.output else Path(f"{rep.name}.pwb")
     step(f"saving {type(model).__name__}")
     save_model(out, model, config=rep.spec)
     print(f"model ({type(model).__name__}) saved to {out.resolve()}")

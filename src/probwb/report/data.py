@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probwb.core.validation import closest_match
+from probwb.core.validation import closest_match, short_repr
 from probwb.errors import DataError, SpecError
 
 __all__ = [
     "DATA_KEYS",
     "FILE_SOURCES",
+    "DATA_EXTENSIONS",
+    "check_data_extension",
     "LoadedData",
     "check_data_section",
     "data_sources",
@@ -121,7 +123,8 @@ def _check_args(func: Callable[..., Any], args: dict[str, Any], where: str, labe
                             f"its arguments are {', '.join(named) or 'none'}")
         allowed = _simple_types(hints.get(key)) if key in hints else None
         if allowed and not value_matches(value, allowed):
-            raise SpecError(f"{path} must be {_type_name(allowed)}, found {type(value).__name__} {value!r}")
+            raise SpecError(f"{path} must be {_type_name(allowed)}, found {type(value).__name__} "
+                            f"{short_repr(value)}")
 
 
 def _table_fields(func: Callable[..., Any]) -> list[str] | None:
@@ -145,6 +148,29 @@ def resolve_path(path: str, base_dir: str | os.PathLike | None) -> Path:
     return p.resolve()
 
 
+#: file name endings a data file may have, per source (compressed csv files are read by pandas as they are)
+DATA_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "csv": tuple(f"{ext}{z}" for ext in (".csv", ".tsv", ".txt", ".dat")
+                 for z in ("", ".gz", ".bz2", ".zip", ".xz", ".zst")),
+    "parquet": (".parquet", ".pq", ".parq"),
+}
+
+
+def check_data_extension(path: str | os.PathLike, source: str, *, where: str = "data.path") -> None:
+    """Raise SpecError unless ``path`` ends like a ``source`` data file (``.csv``, ``.tsv``, ``.parquet``, ...).
+
+    A spec may read any data file on the system into a report that is then shared; requiring a data
+    extension (checked on the resolved path, so a link named ``x.csv`` to a key file is refused too)
+    keeps key files, shell histories and the like out of reports.
+    """
+    name = Path(path).name.lower()
+    allowed = DATA_EXTENSIONS.get(source, ())
+    if not name.endswith(allowed):
+        shown = ", ".join(e for e in allowed if "." not in e[1:]) or "none"
+        raise SpecError(f"{where}: a {source} source reads data files ending in {shown} (or compressed "
+                        f"csv/tsv), found {str(path)!r}; other files are not read into reports")
+
+
 def check_data_section(data: Any, *, base_dir: str | os.PathLike | None = None,
                        where: str = "data") -> dict[str, Any]:
     """Check a spec's ``data:`` section without loading anything; return it normalised.
@@ -163,7 +189,7 @@ def check_data_section(data: Any, *, base_dir: str | os.PathLike | None = None,
         allowed = DATA_KEYS[key][0]
         if not value_matches(value, allowed):
             raise SpecError(f"{where}.{key} must be {_type_name(allowed)} ({DATA_KEYS[key][1]}), "
-                            f"found {type(value).__name__} {value!r}")
+                            f"found {type(value).__name__} {short_repr(value)}")
     if "source" not in data:
         raise SpecError(f"{where}.source is missing: name a probwb.datasets function or 'csv' / 'parquet'")
     out = dict(data)
@@ -172,7 +198,8 @@ def check_data_section(data: Any, *, base_dir: str | os.PathLike | None = None,
     if source in FILE_SOURCES:
         if "path" not in data:
             raise SpecError(f"{where}.path is missing: source {source!r} reads a file, so give its path")
-        full = resolve_path(data["path"], base_dir)
+        full = resolve_path(data["path"], base_dir).resolve()
+        check_data_extension(full, source, where=f"{where}.path")
         if not full.is_file():
             raise SpecError(f"{where}.path: file {data['path']!r} not found (looked for {str(full)!r})")
         out["path"] = str(full)

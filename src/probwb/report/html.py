@@ -222,7 +222,7 @@ def _data_html(rep: Report) -> str:
     parts = []
     args = ", ".join(f"{k}={v!r}" for k, v in data.get("args", {}).items())
     src = data["source"]
-    where = f"file <code>{_e(data['path'])}</code>" if data.get("path") else f"<code>probwb.datasets.{_e(src)}({_e(args)})</code>"
+    where = f"{_e(src)} file <code>{_e(data['path'])}</code> (resolved path)" if data.get("path") else f"<code>probwb.datasets.{_e(src)}({_e(args)})</code>"
     parts.append(f"<p>Source: {where}. Data hash <code>{_e(data['hash'])}</code>.</p>")
     tables = data.get("tables", {})
     if len(tables) > 1:

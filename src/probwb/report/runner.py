@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probwb.errors import ModelError, ProbwbWarning
+from probwb.core.validation import plain_number, short_repr
+from probwb.errors import DataError, ModelError, ProbwbWarning
 from probwb.report.data import LoadedData, data_hash, load_data, summarise_table
 from probwb.report.registry import BAYESIAN_KINDS
 from probwb.report.schema import SECTIONS, ValidatedSpec, validate_spec
 
-__all__ = ["Report", "run_report", "report_to_json", "DEFAULT_SEED", "package_versions", "jsonable"]
+__all__ = ["Report", "run_report", "check_seed", "report_to_json", "DEFAULT_SEED", "package_versions", "jsonable"]
 
 logger = logging.getLogger("probwb.report")
 
@@ -82,6 +83,14 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def check_seed(value: Any, where: str = "seed") -> int:
+    """Return ``value`` as a seed (a non-negative int), else raise DataError naming ``where`` and the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 0:
+        raise DataError(f"{where} must be a non-negative integer, found {type(plain_number(value)).__name__} "
+                        f"{short_repr(value)}")
+    return int(value)
 
 
 def _default_seed(spec: Mapping[str, Any]) -> int:
@@ -247,7 +256,7 @@ def run_report(spec: dict[str, Any] | str | os.PathLike, *, seed: int | None = N
     validated: ValidatedSpec = spec if isinstance(spec, ValidatedSpec) else validate_spec(spec)
     spec_dict = validated.spec
     base_dir = validated.path.parent if validated.path is not None else None
-    seed = _default_seed(spec_dict) if seed is None else int(seed)
+    seed = _default_seed(spec_dict) if seed is None else check_seed(seed, "seed")
     report_opts = spec_dict.get("report", {})
     rep = Report(name=validated.name, title=validated.title, description=spec_dict.get("description", ""),
                  kind=validated.kind, spec=spec_dict,

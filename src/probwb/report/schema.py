@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from probwb.core.validation import closest_match
+from probwb.core.validation import closest_match, short_repr
 from probwb.errors import SpecError
 from probwb.report.data import _type_name, check_data_section, value_matches
 from probwb.report.registry import KINDS, family_module
@@ -34,6 +35,9 @@ __all__ = [
     "load_spec",
     "validate_spec",
     "check_keys",
+    "check_name",
+    "safe_stem",
+    "spec_size",
 ]
 
 KeySpec = dict[str, Any]
@@ -80,7 +84,7 @@ def _entry_description(entry: Any) -> str:
 def check_keys(section: Any, keys: KeySpec, where: str, *, ignore: tuple[str, ...] = ()) -> None:
     """Raise SpecError for the first unknown key or wrongly typed value of ``section`` at ``where``."""
     if not isinstance(section, dict):
-        raise SpecError(f"{where} must be a mapping, found {type(section).__name__} {section!r}")
+        raise SpecError(f"{where} must be a mapping, found {type(section).__name__} {short_repr(section)}")
     valid = [k for k in keys if k not in ignore] + list(ignore)
     for key, value in section.items():
         path = f"{where}.{key}" if where else str(key)
@@ -93,7 +97,7 @@ def check_keys(section: Any, keys: KeySpec, where: str, *, ignore: tuple[str, ..
         allowed = _entry_types(keys[key])
         if allowed is not None and not value_matches(value, allowed):
             raise SpecError(f"{path} must be {_type_name(allowed)}{_entry_description(keys[key])}, "
-                            f"found {type(value).__name__} {value!r}")
+                            f"found {type(value).__name__} {short_repr(value)}")
 
 
 def family_keys(module: ModuleType) -> dict[str, KeySpec | None]:
@@ -134,12 +138,64 @@ class ValidatedSpec:
         return self.spec.get("title") or self.spec["name"]
 
 
+#: most alias uses (``*name``) a spec file may hold; real specs use a handful at most
+MAX_ALIASES = 100
+#: most values (scalars, list items, mapping entries) a spec may hold once its aliases are expanded
+MAX_SPEC_VALUES = 100_000
+#: the largest spec file read, in bytes
+MAX_SPEC_BYTES = 1_000_000
+
+
+def spec_size(value: Any, *, where: str = "spec", limit: int = MAX_SPEC_VALUES) -> int:
+    """Return how many values ``value`` holds with shared parts counted each time they appear.
+
+    Counted without expanding anything (each distinct object is visited once), so a YAML "billion laughs"
+    costs microseconds; raises SpecError when the count exceeds ``limit`` or the value contains itself.
+    """
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(v: Any) -> int:
+        if not isinstance(v, (dict, list, tuple)):
+            return 1
+        key = id(v)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise SpecError(f"{where} refers to itself (a recursive YAML alias); expected a finite tree")
+        active.add(key)
+        items = list(v.keys()) + list(v.values()) if isinstance(v, dict) else list(v)
+        total = 1 + sum(size(x) for x in items)
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    n = size(value)
+    if n > limit:
+        raise SpecError(f"{where} expands to {n:,} values, expected at most {limit:,} "
+                        "(nested YAML aliases multiply; write the values out or use fewer aliases)")
+    return n
+
+
 def load_spec(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML spec file; return the mapping. Unreadable files, bad YAML and duplicate keys raise SpecError."""
+    """Read a YAML spec file; return the mapping. Unreadable files, bad YAML and duplicate keys raise SpecError.
+
+    Aliases are bounded (at most ``MAX_ALIASES`` uses, and at most ``MAX_SPEC_VALUES`` values once
+    expanded), so a few hundred bytes of nested aliases cannot make validation or a report hang.
+    """
     import yaml
 
     class _StrictLoader(yaml.SafeLoader):
-        pass
+        n_aliases = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.events.AliasEvent):
+                self.n_aliases += 1
+                if self.n_aliases > MAX_ALIASES:
+                    mark = self.peek_event().start_mark
+                    raise SpecError(f"{str(path)!r} line {mark.line + 1}: more than {MAX_ALIASES} YAML aliases "
+                                    "(*name); expected a plain spec")
+            return super().compose_node(parent, index)
 
     def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}
@@ -147,23 +203,55 @@ def load_spec(path: str | os.PathLike) -> dict[str, Any]:
             key = loader.construct_object(key_node, deep=True)
             if key in seen:
                 line = key_node.start_mark.line + 1
-                raise SpecError(f"{str(path)!r} line {line}: key {key!r} appears twice in the same mapping")
+                raise SpecError(f"{str(path)!r} line {line}: key {short_repr(key)} appears twice in the same "
+                                "mapping")
             seen[key] = loader.construct_object(value_node, deep=True)
         return seen
 
     _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
     p = Path(path)
     try:
+        if p.is_file() and p.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"spec file {str(p)!r} is {p.stat().st_size:,} bytes, expected at most "
+                            f"{MAX_SPEC_BYTES:,}")
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read spec file {str(p)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec file {str(p)!r} is not UTF-8 text") from None
     try:
         spec = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise SpecError(f"{str(p)!r} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{str(p)!r} is nested too deeply to be a spec") from None
     if not isinstance(spec, dict):
         raise SpecError(f"{str(p)!r} must hold a mapping (name:, model:, ...), found {type(spec).__name__}")
+    spec_size(spec, where=repr(str(p)))
     return spec
+
+
+#: what a spec name may look like: it becomes a file stem, so no folders, no leading dot
+_NAME_RE = re.compile(r"^[\w][\w .+-]{0,99}$")
+
+
+def check_name(name: Any, where: str = "name") -> str:
+    """Return ``name`` if it is a safe file stem (letters, digits, ``_ - . +`` and spaces, no folder
+    separators, not starting with a dot, at most 100 characters), else raise SpecError saying why."""
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(f"{where} must be a non-empty string, found {short_repr(name)}")
+    if not _NAME_RE.match(name) or name.strip() != name:
+        raise SpecError(f"{where}: {short_repr(name)} cannot be a file stem: expected letters, digits, "
+                        "'_', '-', '.', '+' or spaces (no '/', '\\', leading dot or surrounding spaces, "
+                        "at most 100 characters), because output files are named after it")
+    return name
+
+
+def safe_stem(name: Any, fallback: str = "model") -> str:
+    """Return a file stem made from ``name``: unsafe characters become '_', folders are dropped."""
+    text = str(name) if name is not None else ""
+    text = re.sub(r"[^\w.+-]+", "_", text.replace("\\", "/").split("/")[-1]).strip("._ ")
+    return text[:100] or fallback
 
 
 def validate_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.PathLike | None = None,
@@ -180,6 +268,7 @@ def validate_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | o
         base_dir = base_dir if base_dir is not None else path.parent
     if not isinstance(spec, dict):
         raise SpecError(f"a spec must be a mapping, found {type(spec).__name__}")
+    spec_size(spec)
     spec = copy.deepcopy(spec)
     check_keys(spec, TOP_KEYS, "")
     if "model" not in spec:
@@ -189,8 +278,7 @@ def validate_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | o
         if path is None:
             raise SpecError("name is missing: give the spec a name (by convention its file stem)")
         spec["name"] = path.stem
-    if not spec["name"].strip():
-        raise SpecError("name must not be empty")
+    check_name(spec["name"])
     model = spec["model"]
     if "kind" not in model:
         raise SpecError(f"model.kind is missing: expected one of {', '.join(sorted(KINDS))}")
@@ -204,16 +292,21 @@ def validate_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | o
     if "tests" in spec:
         for i, item in enumerate(spec["tests"]):
             if not isinstance(item, dict):
-                raise SpecError(f"tests[{i}] must be a mapping (one test), found {type(item).__name__} {item!r}")
+                raise SpecError(f"tests[{i}] must be a mapping (one test), found {type(item).__name__} {short_repr(item)}")
             if keys["tests"] is not None:
                 check_keys(item, keys["tests"], f"tests[{i}]")
+    for key in ("random_state", "seed"):
+        value = (spec.get("fit") or {}).get(key) if isinstance(spec.get("fit"), dict) else None
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise SpecError(f"fit.{key} must be a non-negative integer, found {type(value).__name__} "
+                            f"{short_repr(value)}")
     report = spec.get("report", {})
     check_keys(report, REPORT_KEYS, "report")
     for i, sec in enumerate(report.get("sections", [])):
         if sec not in SECTIONS:
-            hit = closest_match(str(sec), SECTIONS)
+            hit = closest_match(short_repr(sec), SECTIONS)
             hint = f" (did you mean {hit!r}?)" if hit else ""
-            raise SpecError(f"report.sections[{i}]: unknown section {sec!r}{hint}; "
+            raise SpecError(f"report.sections[{i}]: unknown section {short_repr(sec)}{hint}; "
                             f"sections: {', '.join(SECTIONS)}")
     if "max_rows" in report and report["max_rows"] < 1:
         raise SpecError(f"report.max_rows must be at least 1, found {report['max_rows']}")

@@ -62,3 +62,37 @@ def test_example_4_1_random_policy_values():
     mdp = small_gridworld()
     v = evaluate_policy(mdp, np.full((16, 4), 0.25)).to_numpy().reshape(4, 4)
     np.testing.assert_allclose(v, BOOK_V_41, atol=0.051)
+
+
+# Example 4.1 (Sutton & Barto 2nd ed. 2018, pp. 76-77): undiscounted, reward -1 per step, terminal corners.
+# Figure 4.1 (right column, k >= 3) shows that the greedy policy w.r.t. the random policy's values is optimal;
+# under it every move takes one step towards the nearer corner, so v* is minus the grid distance to it.
+V_STAR_41 = -np.array([
+    [0.0, 1.0, 2.0, 3.0],
+    [1.0, 2.0, 3.0, 2.0],
+    [2.0, 3.0, 2.0, 1.0],
+    [3.0, 2.0, 1.0, 0.0],
+])
+
+
+@pytest.mark.parametrize("method", ["value_iteration", "gauss_seidel", "policy_iteration",
+                                    "modified_policy_iteration", "linear_programming"])
+def test_example_4_1_optimal_values_at_discount_one(method):
+    # moving into a wall keeps the agent in place at -1 per step: some policies never terminate, but each
+    # of those earns -inf, so discount 1 is well posed (Bertsekas' stochastic shortest path conditions)
+    mdp = small_gridworld()
+    res = solve(mdp, method, epsilon=1e-8)
+    assert res.converged
+    np.testing.assert_allclose(res.V.reshape(4, 4), V_STAR_41, atol=1e-9)
+    v_pol = evaluate_policy(mdp, res.policy_index).to_numpy().reshape(4, 4)
+    np.testing.assert_allclose(v_pol, V_STAR_41, atol=1e-9)
+
+
+def test_example_4_1_greedy_on_random_policy_values_is_optimal():
+    # Figure 4.1: one greedy step on v_random (k = infinity) already gives an optimal policy
+    mdp = small_gridworld()
+    v_rand = evaluate_policy(mdp, np.full((16, 4), 0.25)).to_numpy()
+    q = mdp.R + (mdp.P @ v_rand).reshape(4, 16)
+    greedy = q.argmax(axis=0)
+    v = evaluate_policy(mdp, greedy).to_numpy().reshape(4, 4)
+    np.testing.assert_allclose(v, V_STAR_41, atol=1e-9)

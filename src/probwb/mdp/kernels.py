@@ -43,6 +43,11 @@ __all__ = [
     "auto_kernel",
     "warm_up",
     "gauss_seidel_sweeps",
+    "Termination",
+    "terminal_states",
+    "termination_check",
+    "policy_terminates",
+    "solve_episodic_system",
 ]
 
 
@@ -222,7 +227,13 @@ def vi_threshold(epsilon: float, gamma: float) -> float:
 
     Puterman (1994), Markov Decision Processes, Theorem 6.3.1: if ``||V_{k+1} - V_k|| < eps (1-g)/(2g)``
     then the greedy policy w.r.t. ``V_{k+1}`` is eps-optimal and ``||V_{k+1} - V*|| < eps / 2``.
+
+    At ``gamma = 1`` (episodic problems that pass :func:`termination_check`) there is no contraction modulus
+    to turn a change into a distance, so the rule is simply a change below ``eps / 2``; the distance to
+    ``V*`` is then of the order of that change times the expected number of steps to termination.
     """
+    if gamma >= 1.0:
+        return epsilon / 2.0
     return epsilon * (1.0 - gamma) / (2.0 * gamma)
 
 
@@ -428,6 +439,9 @@ def value_iteration(
     if kernel not in KERNELS:
         raise ModelError(f"kernel must be one of {list(KERNELS)}; found {kernel!r}")
     A, S = R.shape
+    if stopping == "span" and gamma >= 1.0:
+        raise ModelError(f"stopping='span' needs a discount below 1 (its midpoint correction scales by "
+                         f"g / (1 - g)); found {gamma}. Use stopping='sup'")
     if stopping == "sup":
         thresh = vi_threshold(epsilon, gamma)
     else:
@@ -602,3 +616,223 @@ def gauss_seidel_sweeps(P: sp.csr_matrix, R: np.ndarray, V: np.ndarray, gamma: f
     """
     kern = _gs_kernel()
     return float(kern(P.indptr, P.indices, P.data, np.ascontiguousarray(R), V, float(gamma), int(n_sweeps)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Discount 1: certain termination (stochastic shortest path conditions)
+
+
+@dataclass(frozen=True)
+class Termination:
+    """What :func:`termination_check` found about an MDP solved without discounting.
+
+    ``terminal`` (S,) bool: states absorbing under every action with reward 0. ``trap`` (S,) bool: the
+    largest set of non-terminal states that some policy can stay in forever (empty when every policy
+    terminates with probability 1). ``proper_policy`` (S,) action indices of a policy that terminates with
+    probability 1 from every state (None when there is none). ``problem``: None when the undiscounted
+    problem is well posed by the check, else the reason, naming a state (and an action where one is at fault).
+    """
+
+    terminal: np.ndarray
+    trap: np.ndarray
+    proper_policy: np.ndarray | None
+    problem: str | None
+
+    @property
+    def all_proper(self) -> bool:
+        """True when every policy terminates with probability 1 (no trap states)."""
+        return not bool(self.trap.any())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a result's ``info``: terminal states, trap states, whether every policy is proper."""
+        return {"terminal_states": int(self.terminal.sum()), "trap_states": int(self.trap.sum()),
+                "all_policies_proper": self.all_proper}
+
+
+def _support(P: sp.csr_matrix) -> sp.csr_matrix:
+    B = sp.csr_matrix(P, copy=True)
+    B.sum_duplicates()
+    B.data = (B.data > 0).astype(float)
+    B.eliminate_zeros()
+    return B
+
+
+def terminal_states(P: sp.csr_matrix, R: np.ndarray) -> np.ndarray:
+    """Return an (S,) bool mask of states that every action keeps in place with reward 0."""
+    A, S = R.shape
+    B = _support(P)
+    cnt = np.diff(B.indptr).reshape(A, S)
+    first = B.indices[np.minimum(B.indptr[:-1], max(B.nnz - 1, 0))].reshape(A, S) if B.nnz else \
+        np.full((A, S), -1)
+    return ((cnt == 1) & (first == np.arange(S)) & (R == 0)).all(axis=0)
+
+
+def _reach_backward(edges_from: np.ndarray, edges_to: np.ndarray, targets: np.ndarray,
+                    S: int) -> tuple[np.ndarray, np.ndarray]:
+    """States with a path to ``targets`` along edges ``from -> to``; return (mask, next hop towards targets)."""
+    from scipy.sparse.csgraph import breadth_first_order
+
+    # reversed graph with a super source S linked to every target: a BFS from S finds who can reach them
+    src = np.concatenate([edges_to, np.full(targets.size, S)])
+    dst = np.concatenate([edges_from, targets])
+    G = sp.csr_matrix((np.ones(src.size), (src, dst)), shape=(S + 1, S + 1))
+    order, pred = breadth_first_order(G, S, directed=True, return_predecessors=True)
+    mask = np.zeros(S, dtype=bool)
+    mask[order[order < S]] = True
+    return mask, pred[:S]
+
+
+def policy_terminates(P_pi: sp.csr_matrix, terminal: np.ndarray) -> np.ndarray:
+    """Return an (S,) bool mask of the states from which the policy chain reaches ``terminal`` w.p. 1.
+
+    In a finite Markov chain absorption in a set is certain from a state exactly when every state it can
+    reach has a path to the set; with absorbing targets that is the same as having a path to them.
+    """
+    S = P_pi.shape[0]
+    C = _support(P_pi).tocoo()
+    mask, _ = _reach_backward(C.row, C.col, np.flatnonzero(terminal), S)
+    return mask
+
+
+def _trap_sweep(t_indptr, t_rows, removed, S, A):  # pragma: no cover - run compiled
+    # greatest set C of states each having an action whose successors all lie in C, seeded by removing
+    # the terminal states; bad[r] counts row r's successors outside C (exact for rows of states in C)
+    n_rows = A * S
+    bad = np.zeros(n_rows, np.int64)
+    ok = np.full(S, A, np.int64)
+    in_c = np.ones(S, np.bool_)
+    queue = np.empty(S, np.int64)
+    tail = 0
+    for v in range(S):
+        if removed[v]:
+            in_c[v] = False
+            queue[tail] = v
+            tail += 1
+    head = 0
+    while head < tail:
+        v = queue[head]
+        head += 1
+        for k in range(t_indptr[v], t_indptr[v + 1]):
+            r = t_rows[k]
+            bad[r] += 1
+            if bad[r] == 1:
+                s = r % S
+                ok[s] -= 1
+                if ok[s] == 0 and in_c[s]:
+                    in_c[s] = False
+                    queue[tail] = s
+                    tail += 1
+    return in_c, bad
+
+
+_TRAP_KERNEL = None
+
+
+def _trap_kernel():
+    global _TRAP_KERNEL
+    if _TRAP_KERNEL is None:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover
+            _TRAP_KERNEL = _trap_sweep
+        else:
+            _TRAP_KERNEL = numba.njit(nogil=True, cache=False)(_trap_sweep)
+    return _TRAP_KERNEL
+
+
+def termination_check(P: sp.csr_matrix, R: np.ndarray, *, state_names: list[str] | None = None,
+                      action_names: list[str] | None = None) -> Termination:
+    """Check that an MDP is a well-posed stochastic shortest path problem at discount 1; return a Termination.
+
+    Terminal states are those every action keeps in place with reward 0. The check accepts when
+
+    (a) from every state some policy reaches a terminal state with probability 1 (a *proper* policy exists:
+        the largest state set from which the terminal states can be reached with certainty, computed by the
+        usual almost-sure reachability fixpoint, is everything), and
+    (b) every action that can keep the process away from the terminal states forever has a strictly
+        negative reward: in the largest set ``C`` of non-terminal states that some policy never leaves, each
+        action whose successors all lie in ``C`` earns ``R(s, a) < 0``. Then every policy that does not
+        terminate with certainty collects -inf from some state (its closed classes earn negative reward
+        every step), which is sufficient for Bertsekas & Tsitsiklis (1991), "An analysis of stochastic
+        shortest path problems", Math. Oper. Res. 16: V* is finite and the unique solution of the Bellman
+        equation with V = 0 on terminal states, value iteration converges to it from any start, policy
+        iteration from a proper policy stays proper and converges, and the LP gives it.
+
+    (b) is sufficient, not necessary (a loop mixing positive and larger negative rewards is refused); when
+    ``C`` is empty every policy terminates and (b) holds trivially. O(non-zeros) apart from the (a) fixpoint,
+    which repeats one graph search per round of pruning (rarely more than two).
+    """
+    A, S = R.shape
+
+    def sname(i: int) -> str:
+        return repr(state_names[i]) if state_names is not None else repr(f"s{i}")
+
+    def aname(i: int) -> str:
+        return repr(action_names[i]) if action_names is not None else repr(f"a{i}")
+
+    B = _support(P)
+    terminal = terminal_states(P, R)
+    if not terminal.any():
+        return Termination(terminal, ~terminal, None,
+                           "no state is terminal (absorbing under every action with reward 0), so from "
+                           f"state {sname(0)} termination is not certain")
+    row_state = np.tile(np.arange(S), A)
+    U = np.ones(S, dtype=bool)
+    while True:
+        leaves = (B @ (~U).astype(float)) > 0
+        allowed = np.flatnonzero(~leaves & U[row_state])
+        sub = B[allowed].tocoo()
+        mask, nxt = _reach_backward(row_state[allowed][sub.row], sub.col, np.flatnonzero(terminal), S)
+        if (mask == U).all():
+            break
+        U = mask
+    if not U.all():
+        s = int(np.flatnonzero(~U)[0])
+        return Termination(terminal, ~U & ~terminal, None,
+                           f"from state {sname(s)} no policy reaches a terminal state (absorbing under every "
+                           f"action with reward 0) with probability 1 ({int((~U).sum())} such state(s))")
+    # a proper policy: from each state an allowed action with positive probability of the next BFS hop
+    pol = np.zeros(S, dtype=np.int64)
+    todo = ~terminal
+    idx = np.flatnonzero(todo)
+    hop = nxt[idx]
+    found = np.zeros(idx.size, dtype=bool)
+    leaves = (B @ (~U).astype(float)) > 0
+    for a in range(A):
+        rows = a * S + idx
+        hit = np.asarray(B[rows, hop]).ravel() > 0
+        take = hit & ~found & ~leaves[rows]
+        pol[idx[take]] = a
+        found |= take
+    t = B.T.tocsr()
+    in_c, bad = _trap_kernel()(t.indptr.astype(np.int64), t.indices.astype(np.int64), terminal, S, A)
+    staying = np.flatnonzero((bad == 0) & in_c[row_state])
+    r_flat = R.reshape(-1)
+    wrong = staying[r_flat[staying] >= 0]
+    if wrong.size:
+        a, s = divmod(int(wrong[0]), S)
+        return Termination(terminal, in_c, pol,
+                           f"action {aname(a)} in state {sname(s)} earns {r_flat[wrong[0]]:g} >= 0 per step and "
+                           f"can keep the process among the {int(in_c.sum())} non-terminal state(s) that some "
+                           "policy never leaves, so a policy that never terminates need not earn -inf and the "
+                           "undiscounted values are not determined")
+    return Termination(terminal, in_c, pol, None if found.all() else "internal: no proper action found")
+
+
+def solve_episodic_system(P_pi: sp.csr_matrix, r_pi: np.ndarray, terminal: np.ndarray, *, method: str = "auto",
+                          x0: np.ndarray | None = None, tol: float = 1e-10) -> tuple[np.ndarray, int]:
+    """Solve ``V = r_pi + P_pi V`` with ``V = 0`` on ``terminal`` states; return ``(V, inner iterations)``.
+
+    The system restricted to the non-terminal states is non-singular when the policy terminates with
+    probability 1 from every state (check with :func:`policy_terminates` first).
+    """
+    S = P_pi.shape[0]
+    keep = np.flatnonzero(~terminal)
+    V = np.zeros(S)
+    if keep.size == 0:
+        return V, 0
+    sub = sp.csr_matrix(P_pi[keep][:, keep])
+    x, it = solve_policy_system(sub, np.asarray(r_pi, dtype=float)[keep], 1.0, method=method,
+                                x0=None if x0 is None else np.asarray(x0, dtype=float)[keep], tol=tol)
+    V[keep] = x
+    return V, it

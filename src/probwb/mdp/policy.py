@@ -95,25 +95,18 @@ def evaluate_policy(mdp: MDP, policy: Any, *, method: str = "auto", discount: fl
     pol = as_policy_array(mdp, policy)
     g = mdp.discount if discount is None else float(discount)
     P_pi, r_pi = _policy_system(mdp, pol)
-    S = mdp.n_states
     if g < 1:
         V, _ = K.solve_policy_system(P_pi, r_pi, g, method=method)
     else:
         diag = P_pi.diagonal()
         term = (np.abs(diag - 1) < 1e-12) & (r_pi == 0)
-        keep = np.flatnonzero(~term)
-        V = np.zeros(S)
-        if keep.size:
-            sub = P_pi[keep][:, keep]
-            M = (sp.identity(keep.size, format="csc") - sub).tocsc()
-            from scipy.sparse.linalg import spsolve
-
-            with np.errstate(all="ignore"):
-                x = spsolve(M, r_pi[keep])
-            if not np.isfinite(x).all():
-                raise ModelError("undiscounted evaluation failed: from some state the policy never reaches "
-                                 "a terminal (absorbing, zero-reward) state")
-            V[keep] = x
+        ok = K.policy_terminates(P_pi, term)
+        if not ok.all():
+            s = int(np.flatnonzero(~ok)[0])
+            raise ModelError(f"undiscounted evaluation needs a policy that terminates with probability 1; from "
+                             f"state {mdp.states[s]!r} it never reaches a terminal state (one the policy keeps "
+                             f"in place with reward 0); {int((~ok).sum())} such state(s)")
+        V, _ = K.solve_episodic_system(P_pi, r_pi, term)
     return pd.Series(V, index=pd.Index(mdp.states, name="state"), name="value")
 
 

@@ -19,7 +19,7 @@ from probwb.mdp.model import MDP
 
 logger = logging.getLogger("probwb.mdp")
 
-__all__ = ["SolveResult", "solve", "METHODS"]
+__all__ = ["SolveResult", "solve", "METHODS", "check_termination"]
 
 METHODS = (
     "value_iteration",
@@ -104,12 +104,58 @@ class SolveResult:
                 f"converged={self.converged}, residual={self.residual:.3g})")
 
 
-def _check_discounted(mdp: MDP, method: str) -> None:
-    if mdp.discount >= 1.0:
+def check_termination(mdp: MDP) -> K.Termination:
+    """Return the :class:`~probwb.mdp.kernels.Termination` of ``mdp`` read as an undiscounted problem.
+
+    Its ``problem`` is None when the infinite-horizon solvers accept ``mdp`` at discount 1 (see
+    :func:`probwb.mdp.kernels.termination_check` for the conditions). Cached on ``mdp``.
+    """
+    key = (id(mdp.P), id(mdp.P.data), mdp.P.nnz, id(mdp.R))
+    cached = mdp.__dict__.get("_termination")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    term = K.termination_check(mdp.P, mdp.R, state_names=mdp.states, action_names=mdp.actions)
+    mdp._termination = (key, term)
+    return term
+
+
+def _check_discounted(mdp: MDP, method: str) -> K.Termination | None:
+    """None for a discount below 1; at discount 1 the termination check, or ModelError with its reason."""
+    if mdp.discount < 1.0:
+        return None
+    term = check_termination(mdp)
+    if term.problem is not None:
         raise ModelError(
-            f"{method} needs a discount in (0, 1); found {mdp.discount}. Use method='finite_horizon' "
-            "with a horizon, or method='relative_value_iteration' for average reward"
+            f"{method} at discount 1 needs certain termination (every policy either terminates with "
+            f"probability 1 or earns -inf); found: {term.problem}. Use a discount in (0, 1), "
+            "method='finite_horizon' with a horizon, or method='relative_value_iteration' for average reward"
         )
+    return term
+
+
+def _start_values(mdp: MDP, V0: np.ndarray | None, term: K.Termination | None) -> np.ndarray:
+    V = np.zeros(mdp.n_states) if V0 is None else np.array(V0, dtype=float)
+    if V.shape != (mdp.n_states,):
+        raise ModelError(f"V0 must have one value per state ({mdp.n_states}); found shape {V.shape}")
+    if term is not None:
+        # undiscounted: terminal values are 0 by definition (a start elsewhere would persist for ever)
+        V[term.terminal] = 0.0
+    return V
+
+
+def _evaluate(mdp: MDP, pol: np.ndarray, term: K.Termination | None, evaluation: str,
+              x0: np.ndarray | None) -> tuple[np.ndarray, int]:
+    P_pi = K.policy_matrix(mdp.P, pol, mdp.n_states)
+    r_pi = K.policy_reward(mdp.R, pol)
+    if term is None:
+        return K.solve_policy_system(P_pi, r_pi, mdp.discount, method=evaluation, x0=x0)
+    ok = K.policy_terminates(P_pi, term.terminal)
+    if not ok.all():
+        s = int(np.flatnonzero(~ok)[0])
+        raise ModelError(f"at discount 1 policy iteration needs a policy that terminates with probability 1; "
+                         f"from state {mdp.states[s]!r} the policy taking {mdp.actions[int(pol[s])]!r} there "
+                         "never reaches a terminal state")
+    return K.solve_episodic_system(P_pi, r_pi, term.terminal, method=evaluation, x0=x0)
 
 
 def _policy0(mdp: MDP, policy0: Any) -> np.ndarray:
@@ -159,6 +205,15 @@ def solve(
     ``kernel`` picks the sweep implementation (see :func:`probwb.mdp.kernels.value_iteration`: ``"auto"``,
     ``"scipy"``, ``"csr"``, ``"tiled"``). The tiled layout ``"auto"`` may build for large scattered models is
     cached on ``mdp`` and reused by later solves.
+
+    Discount 1 (episodic problems) is accepted by every infinite-horizon method when termination is certain
+    in the sense of :func:`probwb.mdp.kernels.termination_check` (from every state some policy terminates with
+    probability 1, and every action that can keep the process from terminating for ever earns a negative
+    reward); otherwise ModelError names a state (and action) at fault. Terminal states (absorbing under every
+    action, reward 0) have value 0; value iteration, Gauss-Seidel and modified policy iteration then stop when
+    the sup-norm change is below ``epsilon / 2``; policy iteration starts from a policy that terminates
+    (``policy0`` must terminate too) and solves on the non-terminal states; the LP fixes terminal values at 0.
+    ``info["termination"]`` reports the counts.
     """
     name = _ALIASES.get(method, method)
     if name not in METHODS:
@@ -173,6 +228,9 @@ def solve(
         raise ModelError(f"stopping must be one of {list(K.STOPPING)}; found {stopping!r}")
     if kernel not in K.KERNELS:
         raise ModelError(f"kernel must be one of {list(K.KERNELS)}; found {kernel!r}")
+    if stopping == "span" and mdp.discount >= 1.0:
+        raise ModelError(f"stopping='span' needs a discount below 1 (its midpoint correction scales by g / (1 - g)); "
+                         f"found {mdp.discount}. Use stopping='sup'")
     if name != "value_iteration" and (stopping != "sup" or kernel != "auto"):
         raise ModelError(f"stopping= and kernel= apply to method='value_iteration' only; found method={name!r} "
                          f"with stopping={stopping!r}, kernel={kernel!r}")
@@ -211,7 +269,9 @@ def _vi_layout(mdp: MDP, kernel: str) -> K.TiledLayout | None:
 
 
 def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -> SolveResult:
-    _check_discounted(mdp, "value iteration")
+    term = _check_discounted(mdp, "value iteration")
+    if term is not None:
+        V0 = _start_values(mdp, V0, term)
     g = mdp.discount
     max_iter = max_iter or 100_000
     t0 = time.perf_counter()
@@ -233,15 +293,20 @@ def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -
                        {"setup": t1 - t0, "solve": t2 - t1},
                        info={"last_change": change, "threshold": thresh, "stopping": stopping, "kernel": kernel,
                              "compile_s": compile_s,
-                             "layout_build_s": layout.build_seconds if layout is not None else 0.0})
+                             "layout_build_s": layout.build_seconds if layout is not None else 0.0,
+                             **_term_info(term)})
+
+
+def _term_info(term: K.Termination | None) -> dict[str, Any]:
+    return {} if term is None else {"termination": term.summary()}
 
 
 def _gs(mdp: MDP, *, epsilon, max_iter, V0, quiet, **_: Any) -> SolveResult:
-    _check_discounted(mdp, "Gauss-Seidel value iteration")
+    term = _check_discounted(mdp, "Gauss-Seidel value iteration")
     g = mdp.discount
     max_iter = max_iter or 100_000
     thresh = K.vi_threshold(epsilon, g)
-    V = np.zeros(mdp.n_states) if V0 is None else np.array(V0, dtype=float)
+    V = _start_values(mdp, V0, term)
     t0 = time.perf_counter()
     K._gs_kernel()  # compile outside the timed loop
     t1 = time.perf_counter()
@@ -259,15 +324,15 @@ def _gs(mdp: MDP, *, epsilon, max_iter, V0, quiet, **_: Any) -> SolveResult:
     Q = K.q_values(mdp.P, mdp.R, V, g)
     return SolveResult(mdp, "gauss_seidel", Q.argmax(0), V, Q, k, k + 1, conv,
                        float(np.abs(Q.max(0) - V).max()), {"setup": t1 - t0, "solve": t2 - t1},
-                       info={"last_change": change, "threshold": thresh})
+                       info={"last_change": change, "threshold": thresh, **_term_info(term)})
 
 
 def _pi(mdp: MDP, *, max_iter, policy0, evaluation, quiet, **_: Any) -> SolveResult:
-    _check_discounted(mdp, "policy iteration")
+    term = _check_discounted(mdp, "policy iteration")
     g = mdp.discount
-    S = mdp.n_states
     max_iter = max_iter or 1_000
-    pol = _policy0(mdp, policy0)
+    # undiscounted: start from a policy that terminates (the myopic one may circle for ever)
+    pol = term.proper_policy.copy() if term is not None and policy0 is None else _policy0(mdp, policy0)
     V = None
     conv = False
     inner = 0
@@ -277,9 +342,7 @@ def _pi(mdp: MDP, *, max_iter, policy0, evaluation, quiet, **_: Any) -> SolveRes
     with _bar(max_iter, "policy iteration", quiet) as bar:
         for k in range(1, max_iter + 1):  # noqa: B007 - k is reported after the loop
             te = time.perf_counter()
-            P_pi = K.policy_matrix(mdp.P, pol, S)
-            r_pi = K.policy_reward(mdp.R, pol)
-            V, it = K.solve_policy_system(P_pi, r_pi, g, method=evaluation, x0=V)
+            V, it = _evaluate(mdp, pol, term, evaluation, V)
             t_eval += time.perf_counter() - te
             inner += it
             Q = K.q_values(mdp.P, mdp.R, V, g)
@@ -295,17 +358,24 @@ def _pi(mdp: MDP, *, max_iter, policy0, evaluation, quiet, **_: Any) -> SolveRes
     t1 = time.perf_counter()
     res = float(np.abs(Q.max(0) - V).max())
     return SolveResult(mdp, "policy_iteration", pol, V, Q, k, k + inner, conv, res,
-                       {"evaluation": t_eval, "solve": t1 - t0}, info={"evaluation_iterations": inner})
+                       {"evaluation": t_eval, "solve": t1 - t0},
+                       info={"evaluation_iterations": inner, **_term_info(term)})
 
 
 def _mpi(mdp: MDP, *, epsilon, max_iter, V0, m, quiet, **_: Any) -> SolveResult:
-    _check_discounted(mdp, "modified policy iteration")
+    term = _check_discounted(mdp, "modified policy iteration")
     g = mdp.discount
     S = mdp.n_states
     max_iter = max_iter or 100_000
     thresh = K.vi_threshold(epsilon, g)
-    # Puterman Thm 6.5.5: start below V* with T V0 >= V0 so the iterates increase monotonically
-    V = np.full(S, mdp.R.min() / (1 - g)) if V0 is None else np.array(V0, dtype=float)
+    # Puterman Thm 6.5.5: start below V* with T V0 >= V0 so the iterates increase monotonically; undiscounted,
+    # the values of a terminating policy are such a start (T V_pi >= T_pi V_pi = V_pi)
+    if V0 is not None:
+        V = _start_values(mdp, V0, term)
+    elif term is None:
+        V = np.full(S, mdp.R.min() / (1 - g))
+    else:
+        V = _evaluate(mdp, term.proper_policy, term, "auto", None)[0]
     conv = False
     sweeps = 0
     k = 0
@@ -330,20 +400,25 @@ def _mpi(mdp: MDP, *, epsilon, max_iter, V0, m, quiet, **_: Any) -> SolveResult:
     t1 = time.perf_counter()
     Q = K.q_values(mdp.P, mdp.R, V, g)
     return SolveResult(mdp, "modified_policy_iteration", Q.argmax(0), V, Q, k, sweeps, conv,
-                       float(np.abs(Q.max(0) - V).max()), {"solve": t1 - t0}, info={"m": m})
+                       float(np.abs(Q.max(0) - V).max()), {"solve": t1 - t0}, info={"m": m, **_term_info(term)})
 
 
 def _lp(mdp: MDP, **_: Any) -> SolveResult:
     from scipy.optimize import linprog
 
-    _check_discounted(mdp, "linear programming")
+    term = _check_discounted(mdp, "linear programming")
     g = mdp.discount
     A, S = mdp.n_actions, mdp.n_states
     t0 = time.perf_counter()
     # V(s) >= R(s,a) + g P(.|s,a) V  for every (s, a)  <=>  (g P - E) V <= -R, E picks column s per row
     E = sp.csr_matrix((np.ones(A * S), (np.arange(A * S), np.tile(np.arange(S), A))), shape=(A * S, S))
     A_ub = (g * mdp.P - E).tocsr()
-    out = linprog(np.ones(S), A_ub=A_ub, b_ub=-mdp.R.reshape(-1), bounds=[(None, None)] * S, method="highs")
+    bounds = [(None, None)] * S
+    if term is not None:
+        # undiscounted: V(t) >= V(t) binds nothing at a terminal state, so its value is fixed at 0
+        for t in np.flatnonzero(term.terminal):
+            bounds[t] = (0.0, 0.0)
+    out = linprog(np.ones(S), A_ub=A_ub, b_ub=-mdp.R.reshape(-1), bounds=bounds, method="highs")
     t1 = time.perf_counter()
     if out.status != 0:
         raise ModelError(f"the linear program did not solve: {out.message}")
@@ -351,7 +426,7 @@ def _lp(mdp: MDP, **_: Any) -> SolveResult:
     Q = K.q_values(mdp.P, mdp.R, V, g)
     return SolveResult(mdp, "linear_programming", Q.argmax(0), V, Q, int(getattr(out, "nit", 0)), 0, True,
                        float(np.abs(Q.max(0) - V).max()), {"setup": 0.0, "solve": t1 - t0},
-                       info={"lp_message": out.message})
+                       info={"lp_message": out.message, **_term_info(term)})
 
 
 def _fh(mdp: MDP, *, horizon, quiet, **_: Any) -> SolveResult:

@@ -378,7 +378,7 @@ def save_model(path: str | os.PathLike, obj: Any, *, config: dict[str, Any] | No
             "state": enc_state,
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in writer.arrays.items()},
             "extras": sorted(extras)}
-    members = {_META: json.dumps(meta, sort_keys=True, allow_nan=False).encode()}
+    members = {_META: json.dumps(meta, allow_nan=False).encode()}  # key order is part of the state
     for k, arr in writer.arrays.items():
         members[f"arrays/{k}.npy"] = _npy_bytes(arr)
     for k, blob in extras.items():

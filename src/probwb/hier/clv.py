@@ -729,13 +729,29 @@ class _CLVModel(abc.ABC):
         return out
 
     def save(self, path: str) -> Any:
-        """Save the fitted model atomically; return the path written."""
-        return save_model(path, self, config=self.get_config())
+        """Save the fitted model atomically as a ``.pwb`` model file (draws, designs, posterior as
+        netCDF; see probwb.core.io); return the path written."""
+        self._check_fitted()
+        return save_model(path, self, config={"priors": self.priors, "covariates": self.covariates})
 
     @classmethod
     def load(cls, path: str) -> _CLVModel:
-        """Load a model saved by :meth:`save`; a foreign or damaged file raises ModelFileError."""
+        """Load a model saved by :meth:`save` and return it; a foreign, damaged or edited file, or one
+        that fails validation, raises ModelFileError."""
         return load_model(path, cls)
+
+    def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Return ``(state, extras)`` for probwb.core.io.save_model (see probwb.hier._files)."""
+        from probwb.hier._files import clv_to_file_state
+
+        return clv_to_file_state(self)
+
+    @classmethod
+    def _from_file_state(cls, state: dict[str, Any], extras: dict[str, bytes], config: dict[str, Any]) -> _CLVModel:
+        """Rebuild a saved model through its constructor and checks; return it."""
+        from probwb.hier._files import clv_from_file_state
+
+        return clv_from_file_state(cls, state, extras, config)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(priors={self.priors!r}, covariates={self.covariates!r})"

@@ -717,7 +717,8 @@ class HierarchicalGLM:
         return state
 
     def save(self, path: str) -> Any:
-        """Save the fitted model (posterior included, PyMC graph excluded) atomically; return the path."""
+        """Save the fitted model atomically as a ``.pwb`` model file (posterior as netCDF, PyMC graph
+        excluded; see probwb.core.io); return the path."""
         from probwb.core.io import save_model
 
         self._check_fitted()
@@ -725,10 +726,25 @@ class HierarchicalGLM:
 
     @classmethod
     def load(cls, path: str) -> HierarchicalGLM:
-        """Load a model saved with :meth:`save`; a foreign or damaged file raises ModelFileError."""
+        """Load a model saved with :meth:`save` and return it; a foreign, damaged or edited file, or one
+        that fails validation, raises ModelFileError. ``loo()`` needs a refit (the PyMC graph is not kept)."""
         from probwb.core.io import load_model
 
         return load_model(path, cls)
+
+    def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Return ``(state, extras)`` for probwb.core.io.save_model (see probwb.hier._files)."""
+        from probwb.hier._files import glm_to_file_state
+
+        return glm_to_file_state(self)
+
+    @classmethod
+    def _from_file_state(cls, state: dict[str, Any], extras: dict[str, bytes],
+                         config: dict[str, Any]) -> HierarchicalGLM:
+        """Rebuild a saved model through its constructor and checks; return it."""
+        from probwb.hier._files import glm_from_file_state
+
+        return glm_from_file_state(cls, state, extras, config)
 
 
 def _pair_labels(components: Any) -> list[str]:

@@ -18,7 +18,7 @@ from probwb.bn import kernels, learning
 from probwb.bn.learning import _unique_masks, _unique_rows
 from probwb.core.io import load_model, save_model
 from probwb.core.random import check_random_state
-from probwb.core.validation import check_dataframe, closest_match
+from probwb.core.validation import check_dataframe, closest_match, plain_number, short_repr
 from probwb.errors import (
     DataError,
     ImpossibleEvidenceError,
@@ -62,6 +62,26 @@ _WIDE_CELLS = 100_000
 def _hint(name: object, valid: Iterable[str]) -> str:
     hit = closest_match(str(name), list(valid))
     return f" (did you mean {hit!r}?)" if hit else ""
+
+
+#: elimination-order heuristics of :func:`probwb.bn.kernels.network_order`
+ELIMINATION_HEURISTICS = ("min_fill", "min_weight")
+
+
+def _cpt_array(raw: Any, node: str) -> np.ndarray:
+    """A CPT as a float array; strings, booleans, ragged lists and other non-numbers raise ProbabilityError
+    (numpy would silently turn the string "0.5" into 0.5)."""
+    try:
+        arr = np.asarray(raw)
+    except ValueError:
+        raise ProbabilityError(f"CPT of node {node!r} must be a rectangular array of numbers, found ragged "
+                               f"rows {short_repr(raw)}") from None
+    if arr.dtype.kind not in "iuf":
+        found = next((x for x in arr.reshape(-1) if not isinstance(x, (int, float, np.integer, np.floating))
+                      or isinstance(x, (bool, np.bool_))), arr.reshape(-1)[0] if arr.size else raw)
+        raise ProbabilityError(f"CPT of node {node!r} must hold numbers, found "
+                               f"{type(plain_number(found)).__name__} {short_repr(found)}")
+    return arr.astype(float)
 
 
 def _state_text(x: Any) -> str:
@@ -224,6 +244,9 @@ class BayesNet:
         self.tol = tol
         self.n_init = n_init
         self.target = target
+        if elimination not in ELIMINATION_HEURISTICS:
+            raise ModelError(f"elimination must be one of {list(ELIMINATION_HEURISTICS)}, found "
+                             f"{short_repr(elimination)}{_hint(str(elimination), ELIMINATION_HEURISTICS)}")
         self.elimination = elimination
         self.random_state = random_state
         self.verbose = verbose
@@ -296,7 +319,7 @@ class BayesNet:
         out = []
         for v, name in enumerate(self._names):
             raw = cpts[name] if isinstance(cpts, Mapping) else cpts[v]
-            arr = np.asarray(raw, dtype=float)
+            arr = _cpt_array(raw, name)
             if rounding_tol > 0 and arr.ndim and np.isfinite(arr).all() and (arr >= 0).all():
                 sums = arr.sum(axis=-1, keepdims=True)
                 off = np.abs(sums - 1.0)
@@ -1417,8 +1440,12 @@ class BayesNet:
                               evidence: Mapping[str, Any] | None = None) -> float:
         """Return P(outcome=outcome_state | do(treatment=treated)) - P(... | do(treatment=control)),
         optionally within the stratum ``evidence``."""
-        p1 = self.query(outcome, evidence, do={treatment: treated})[outcome_state]
-        p0 = self.query(outcome, evidence, do={treatment: control})[outcome_state]
+        self._check_structure()
+        k = self._state_id(self._node_id(outcome), outcome_state)
+        self._state_id(self._node_id(treatment), treated)
+        self._state_id(self._node_id(treatment), control)
+        p1 = self.query(outcome, evidence, do={treatment: treated}).iloc[k]
+        p0 = self.query(outcome, evidence, do={treatment: control}).iloc[k]
         return float(p1 - p0)
 
     # ------------------------------------------------------------------ sampling

@@ -27,9 +27,10 @@ import pandas as pd
 from probwb.bn.network import BayesNet
 from probwb.bn.structure import structural_hamming_distance
 from probwb.core.random import check_random_state
+from probwb.core.validation import check_known_keys, short_repr
 from probwb.errors import SpecError
 
-__all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
+__all__ = ["SPEC_KEYS", "run_spec", "validate_spec", "check_node_names"]
 
 logger = logging.getLogger("probwb.bn")
 
@@ -77,7 +78,75 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
                 raise SpecError(f"model.structure.{node} must be a list of parents, found {pas!r}")
     method = (spec.get("fit") or {}).get("method", "mle")
     if method not in ("mle", "bayes"):
-        raise SpecError(f"fit.method must be 'mle' or 'bayes', found {method!r}")
+        raise SpecError(f"fit.method must be 'mle' or 'bayes', found {short_repr(method)}")
+    if "learn_structure" in model:
+        check_known_keys(model["learn_structure"], _LEARN_KEYS, where="model.learn_structure", log_left=False)
+    query = model.get("query")
+    if query is not None:
+        check_known_keys(query, ("variables", "evidence", "do"), where="model.query", log_left=False)
+        if "variables" not in query:
+            raise SpecError("model.query.variables is missing: name the node(s) to query")
+    for i, eff in enumerate(model.get("effects") or []):
+        check_known_keys(eff, _EFFECT_KEYS, where=f"model.effects[{i}]", log_left=False)
+        missing = [k for k in _EFFECT_KEYS if k not in eff]
+        if missing:
+            raise SpecError(f"model.effects[{i}] is missing {', '.join(missing)}; an effect needs "
+                            f"{', '.join(_EFFECT_KEYS)}")
+    check_node_names(spec)
+
+
+_LEARN_KEYS = ("method", "score", "required", "forbidden", "tiers", "max_indegree")
+_EFFECT_KEYS = ("treatment", "outcome", "outcome_state", "treated", "control")
+
+
+def check_node_names(spec: Mapping[str, Any]) -> None:
+    """Check every node-keyed or node-naming setting of a bn spec against the spec's nodes.
+
+    The nodes are ``model.nodes`` and, with a fixed ``structure``, its keys and parents, plus ``latent``.
+    ``states``, ``reference``, ``query.evidence`` / ``query.do`` keys, ``query.variables``, effects'
+    treatment and outcome, ``evaluate.target`` and structure-learning edges and tiers must name nodes;
+    an unknown one raises SpecError with the nearest node (a misspelt node would otherwise be ignored or
+    fail deep inside the fit).
+    """
+    model = spec.get("model") or {}
+    nodes = [str(n) for n in model.get("nodes") or []]
+    structure = model.get("structure") or {}
+    for node, pas in structure.items():
+        nodes += [str(node)] + [str(p) for p in pas or []]
+    nodes += [str(n) for n in model.get("latent") or []]
+    nodes = list(dict.fromkeys(nodes))
+    if not nodes:
+        return
+    check_known_keys(model.get("states"), nodes, where="model.states", what="node",
+                     default="the states found in the data", logger=logger)
+    ref = model.get("reference") or {}
+    check_known_keys(ref, nodes, where="model.reference", what="node", log_left=False)
+    for child, pas in ref.items():
+        check_known_keys(list(pas or []), nodes, where=f"model.reference.{child}", what="node", log_left=False)
+    query = model.get("query") or {}
+    for key in ("evidence", "do"):
+        check_known_keys(query.get(key), nodes, where=f"model.query.{key}", what="node", log_left=False)
+    variables = query.get("variables")
+    if variables is not None:
+        check_known_keys([variables] if isinstance(variables, str) else list(variables), nodes,
+                         where="model.query.variables", what="node", log_left=False)
+    for i, eff in enumerate(model.get("effects") or []):
+        check_known_keys([eff.get("treatment"), eff.get("outcome")], nodes, where=f"model.effects[{i}]",
+                         what="node", log_left=False)
+    target = (spec.get("evaluate") or {}).get("target")
+    if target is not None:
+        check_known_keys([target], nodes, where="evaluate.target", what="node", log_left=False)
+    ls = model.get("learn_structure") or {}
+    for key in ("required", "forbidden"):
+        for j, edge in enumerate(ls.get(key) or []):
+            if not isinstance(edge, (list, tuple)) or len(edge) != 2:
+                raise SpecError(f"model.learn_structure.{key}[{j}] must be a [parent, child] pair, found "
+                                f"{short_repr(edge)}")
+            check_known_keys(list(edge), nodes, where=f"model.learn_structure.{key}[{j}]", what="node",
+                             log_left=False)
+    for j, tier in enumerate(ls.get("tiers") or []):
+        check_known_keys(list(tier), nodes, where=f"model.learn_structure.tiers[{j}]", what="node",
+                         log_left=False)
 
 
 def _prepare(frame: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:

@@ -176,6 +176,7 @@ def check_known_keys(
     default: object = None,
     error: type[ProbwbError] = SpecError,
     logger: logging.Logger | None = None,
+    log_left: bool = True,
 ) -> list[str]:
     """Check that every key of ``mapping`` is one of ``valid``; return the valid keys it left out.
 
@@ -183,10 +184,17 @@ def check_known_keys(
     text, so a YAML key ``1`` matches the state ``"1"``). An unknown key raises ``error`` naming ``where``,
     the key, the nearest valid one (did you mean ...?) and the valid keys; a misspelt state in a reward
     table therefore fails instead of silently keeping the default. The valid keys left out are logged
-    (INFO, "left to the default ``default``") so a reader can see what was not set.
+    (INFO, "left to the default ``default``") so a reader can see what was not set; ``log_left=False``
+    skips that (for lists of names, such as the actions a reward term applies to, which have no default).
+    A list, tuple or set of names is checked like the keys of a mapping.
     """
     if mapping is None:
         mapping = {}
+    if isinstance(mapping, (list, tuple, set, frozenset)):
+        try:
+            mapping = dict.fromkeys(mapping)
+        except TypeError:
+            raise error(f"{where} must list {what} names, found {short_repr(mapping)}") from None
     if not isinstance(mapping, Mapping):
         raise error(f"{where} must be a mapping of {what} -> value, found {type(mapping).__name__} "
                     f"{short_repr(mapping)}")
@@ -200,7 +208,7 @@ def check_known_keys(
         raise error(f"{where}: unknown {what} {', '.join(parts)}{more}; expected {what}s: {shown}")
     given = {str(k) for k in mapping}
     left = [n for n in names if n not in given]
-    if left and mapping:
+    if left and mapping and log_left:
         log = logger or logging.getLogger("probwb")
         log.info("%s: no value for %s %s; left to the default %s", where, what,
                  ", ".join(repr(n) for n in left), short_repr(default))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from probwb.core.validation import check_columns
+from probwb.core.validation import check_columns, short_repr
 from probwb.errors import DataError, SpecError
 
 __all__ = ["GroupTerm", "ParsedFormula", "parse_formula", "Design", "DesignInfo", "build_design"]
@@ -247,6 +247,10 @@ def _group_key(df: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
     return out
 
 
+#: a text predictor whose values are all numbers and has more distinct values than this is refused
+MAX_NUMERIC_TEXT_LEVELS = 20
+
+
 def _encode_column(df: pd.DataFrame, col: str, info: DesignInfo, where: str) -> tuple[list[str], np.ndarray]:
     """Return (names, matrix) for one predictor, using (and on first call filling) ``info``."""
     s = df[col]
@@ -280,6 +284,15 @@ def _encode_column(df: pd.DataFrame, col: str, info: DesignInfo, where: str) -> 
         if len(levels) < 2:
             raise DataError(f"categorical predictor {col!r} has a single level {levels} {where}; "
                             "it carries no information, drop it from the formula")
+        if col not in info.formula.forced_categorical and len(levels) > MAX_NUMERIC_TEXT_LEVELS \
+                and not isinstance(s.dtype, pd.CategoricalDtype) \
+                and pd.to_numeric(pd.Series(levels), errors="coerce").notna().all():
+            # numbers read as text (a CSV column with a stray quote, a "1,5" locale...) would silently
+            # become one coefficient per distinct value
+            raise DataError(f"predictor {col!r} holds numbers stored as text ({len(levels)} distinct values "
+                            f"such as {short_repr(levels[:3])}) {where}: expected a numeric column or a "
+                            f"factor with few levels; convert it with pandas.to_numeric, or write C({col}) "
+                            "in the formula to keep it as a factor")
         info.levels[col] = levels
     else:
         x = np.asarray(s, dtype=float)

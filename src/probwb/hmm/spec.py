@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from probwb.core.random import check_random_state, seed_from
+from probwb.core.validation import check_columns, check_known_keys, check_size, short_repr
 from probwb.errors import ConvergenceWarning, SpecError
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
@@ -79,9 +80,57 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
     if ob is not None and len(ob) not in (2, 3):
         raise SpecError(f"model.order_by: expected [column, stat] or [column, stat, descending], found {ob!r}")
     ev = spec.get("evaluate") or {}
+    states = [str(x) for x in model["states"]] if "states" in model else None
+    if "n_states" in model:
+        n = check_size(model["n_states"], name="model.n_states", maximum=100, error=SpecError)
+        if states is not None and n != len(states):
+            raise SpecError(f"model.n_states is {n} but model.states names {len(states)} states")
+    n_states = len(states) if states is not None else int(model["n_states"])
     fs = ev.get("forecast_state")
-    if fs is not None and "states" in model and fs not in model["states"]:
-        raise SpecError(f"evaluate.forecast_state: {fs!r} is not one of model.states {model['states']}")
+    if fs is not None and states is not None:
+        check_known_keys([fs], states, where="evaluate.forecast_state", what="state", log_left=False)
+    if states is not None:
+        check_known_keys(model.get("absorbing"), states, where="model.absorbing", what="state", log_left=False)
+    inputs = model.get("inputs")
+    inputs = [inputs] if isinstance(inputs, str) else [str(x) for x in inputs or []]
+    check_known_keys(model.get("input_baseline"), inputs, where="model.input_baseline", what="input column",
+                     default="the most common level", logger=logger)
+    emission = model.get("emission")
+    if isinstance(emission, Mapping):
+        from probwb.hmm.emissions import EMISSIONS
+
+        for col, kind in emission.items():
+            check_known_keys([kind], list(EMISSIONS), where=f"model.emission.{col}", what="emission type",
+                             log_left=False)
+        if ob is not None:
+            check_known_keys([ob[0]], [str(c) for c in emission], where="model.order_by[0]",
+                             what="emission column", log_left=False)
+    elif isinstance(emission, str):
+        from probwb.hmm.emissions import EMISSIONS
+
+        check_known_keys([emission], list(EMISSIONS), where="model.emission", what="emission type",
+                         log_left=False)
+    if "transmat_mask" in model:
+        _check_mask(model["transmat_mask"], n_states)
+    for key in ("n_init", "n_iter"):
+        if key in (spec.get("fit") or {}):
+            check_size(spec["fit"][key], name=f"fit.{key}", maximum=100_000, error=SpecError)
+    if "forecast_steps" in ev:
+        check_size(ev["forecast_steps"], name="evaluate.forecast_steps", maximum=10_000, error=SpecError)
+
+
+def _check_mask(mask: Any, n_states: int) -> None:
+    """A transmat_mask must be an S x S table of true/false (a ragged or wrongly sized one is refused)."""
+    rows = mask if isinstance(mask, list) else None
+    if rows is None or len(rows) != n_states or any(not isinstance(r, list) or len(r) != n_states for r in rows):
+        shape = [len(r) if isinstance(r, list) else short_repr(r) for r in rows] if rows is not None else None
+        raise SpecError(f"model.transmat_mask must be {n_states} rows of {n_states} true/false values (one row "
+                        f"per state), found {len(rows) if rows is not None else short_repr(mask)} rows of "
+                        f"lengths {shape}")
+    for i, r in enumerate(rows):
+        for j, x in enumerate(r):
+            if not isinstance(x, bool) and x not in (0, 1):
+                raise SpecError(f"model.transmat_mask[{i}][{j}] must be true or false, found {short_repr(x)}")
 
 
 def _build(model: Mapping[str, Any], fit: Mapping[str, Any], random_state: Any) -> Any:
@@ -150,6 +199,13 @@ def run_spec(spec: Mapping[str, Any], *, quick: bool = False, random_state: Any 
     if frame is None:
         raise SpecError(f"data: choose a table with data.table ({', '.join(loaded.tables)})")
     id_col = model.get("id_col", "id")
+    inputs = model.get("inputs")
+    needed = [id_col, model.get("time_col", "time")] + ([inputs] if isinstance(inputs, str) else list(inputs or []))
+    needed += list(model["emission"]) if isinstance(model.get("emission"), Mapping) else list(model.get("columns") or [])
+    check_columns(frame, list(dict.fromkeys(needed)), name="data")
+    if ev.get("example_entity") is not None:
+        check_known_keys([str(ev["example_entity"])], pd.unique(frame[id_col].astype(str)),
+                         where="evaluate.example_entity", what="entity", log_left=False)
     if quick:
         ents = pd.unique(frame[id_col])
         if len(ents) > 400:

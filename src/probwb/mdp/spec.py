@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from probwb.core.random import check_random_state
-from probwb.core.validation import check_columns
+from probwb.core.validation import check_columns, check_known_keys, short_repr
 from probwb.errors import SpecError
 
-__all__ = ["SPEC_KEYS", "run_spec", "validate_spec", "panel_to_transitions"]
+__all__ = ["SPEC_KEYS", "run_spec", "validate_spec", "panel_to_transitions", "check_names"]
 
 logger = logging.getLogger("probwb.mdp")
 
@@ -93,7 +93,13 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
                             "valid: column, scale, times, actions")
     for name, c in (model.get("constraints") or {}).items():
         if not isinstance(c, Mapping) or "cost" not in c or "budget" not in c:
-            raise SpecError(f"model.constraints.{name} needs cost and budget, found {c!r}")
+            raise SpecError(f"model.constraints.{name} needs cost and budget, found {short_repr(c)}")
+        check_known_keys(c, ("cost", "budget", "per_step"), where=f"model.constraints.{name}", log_left=False)
+    # with the state and action names in the spec, every name-keyed setting is checked before any data load
+    if model.get("states") or model.get("actions"):
+        check_names(model, spec.get("evaluate") or {},
+                    [str(x) for x in model["states"]] if model.get("states") else None,
+                    [str(x) for x in model["actions"]] if model.get("actions") else None)
     fit = spec.get("fit") or {}
     if fit.get("method", "bayes") not in ("ml", "bayes"):
         raise SpecError(f"fit.method must be 'ml' or 'bayes', found {fit.get('method')!r}")
@@ -102,6 +108,50 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
     solver = fit.get("solver", "policy_iteration")
     if solver not in METHODS and solver not in _ALIASES:
         raise SpecError(f"fit.solver: unknown method {solver!r}; choose one of {list(METHODS)}")
+
+
+def check_names(model: Mapping[str, Any], evaluate: Mapping[str, Any], states: list[str] | None,
+                actions: list[str] | None) -> None:
+    """Check every state- or action-keyed setting of an mdp spec against the known names.
+
+    ``state_reward`` keys must be states, ``action_cost`` keys actions, a reward term's ``actions`` and
+    ``evaluate.baselines`` actions, ``evaluate.start`` a state, and a constraint's ``cost`` is keyed by
+    action or by state then action. An unknown name raises SpecError with the nearest valid one (a
+    misspelt state would otherwise get reward 0 and can flip the policy); names left out are logged.
+    ``None`` skips the checks of that kind (names not known yet).
+    """
+    if states is not None:
+        check_known_keys(model.get("state_reward"), states, where="model.state_reward", what="state",
+                         default=0.0, logger=logger)
+        if evaluate.get("start") is not None:
+            check_known_keys([str(evaluate["start"])], states, where="evaluate.start", what="state",
+                             log_left=False)
+    if actions is not None:
+        check_known_keys(model.get("action_cost"), actions, where="model.action_cost", what="action",
+                         default=0.0, logger=logger)
+        for i, term in enumerate(model.get("reward_terms") or []):
+            if isinstance(term, Mapping) and "actions" in term:
+                check_known_keys([str(a) for a in term["actions"]], actions,
+                                 where=f"model.reward_terms[{i}].actions", what="action", log_left=False)
+        check_known_keys([str(b) for b in evaluate.get("baselines") or []], actions,
+                         where="evaluate.baselines", what="action", log_left=False)
+    for name, c in (model.get("constraints") or {}).items():
+        cost = c.get("cost") if isinstance(c, Mapping) else None
+        if not isinstance(cost, Mapping):
+            raise SpecError(f"model.constraints.{name}.cost must be a mapping action -> cost or "
+                            f"state -> {{action: cost}}, found {short_repr(cost)}")
+        nested = [k for k, v in cost.items() if isinstance(v, Mapping)]
+        if nested:
+            if states is not None:
+                check_known_keys(nested, states, where=f"model.constraints.{name}.cost", what="state",
+                                 log_left=False)
+            if actions is not None:
+                for k in nested:
+                    check_known_keys(cost[k], actions, where=f"model.constraints.{name}.cost.{k}",
+                                     what="action", default=0.0, logger=logger)
+        elif actions is not None:
+            check_known_keys(cost, actions, where=f"model.constraints.{name}.cost", what="action",
+                             default=0.0, logger=logger)
 
 
 def panel_to_transitions(frame: pd.DataFrame, model: Mapping[str, Any]) -> pd.DataFrame:
@@ -113,6 +163,9 @@ def panel_to_transitions(frame: pd.DataFrame, model: Mapping[str, Any]) -> pd.Da
     df = frame.sort_values([ent, time_], kind="stable").reset_index(drop=True)
     action = df[act].astype(str)
     state = df[st].astype(str)
+    states = [str(x) for x in model["states"]] if model.get("states") else sorted(pd.unique(state.dropna()))
+    actions = [str(x) for x in model["actions"]] if model.get("actions") else sorted(pd.unique(action.dropna()))
+    check_names(model, {}, states, actions)
     reward = np.zeros(len(df))
     for t in terms:
         val = df[t["column"]].to_numpy(dtype=float)
@@ -194,6 +247,7 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
                            unseen=fit.get("unseen", "stay"), states=model.get("states"),
                            actions=model.get("actions")).fit(logs)
         mdp = est.mdp_
+        check_names({}, ev, [str(x) for x in mdp.states], [str(x) for x in mdp.actions])
         res = solve(mdp, fit.get("solver", "policy_iteration"))
         post = est.policy_posterior(n_post, random_state=rng)
         probs = post.action_probabilities()

@@ -34,10 +34,15 @@ def ids(prefix: str, n: int, width: int) -> pd.Categorical:
     return pd.Categorical([f"{prefix}{i + 1:0{width}d}" for i in range(n)])
 
 
-def check_count(name: str, value: int, minimum: int = 1) -> int:
-    """Return ``value`` as int, raising DataError unless it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise DataError(f"{name} must be an integer >= {minimum}, found {value!r}")
+#: the largest count a simulator accepts (larger ones would exhaust memory rather than run)
+MAX_COUNT = 10_000_000
+
+
+def check_count(name: str, value: int, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """Return ``value`` as int, raising DataError unless it is an integer in [``minimum``, ``maximum``]."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not minimum <= value <= maximum:
+        shown = value.item() if isinstance(value, np.generic) else value
+        raise DataError(f"{name} must be an integer >= {minimum} and <= {maximum:,}, found {shown!r}")
     return int(value)
 
 

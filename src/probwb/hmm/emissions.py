@@ -235,6 +235,11 @@ class GaussianEmission(Emission):
 
     def set_params(self, means: Any, covars: Any) -> None:
         means, covars = np.asarray(means, dtype=float), np.asarray(covars, dtype=float)
+        for what, arr in (("means", means), ("variances", covars)):
+            if not np.isfinite(arr).all():
+                k = int(np.argmax(~np.isfinite(arr.reshape(-1))))
+                raise ModelError(f"column {self.column!r}: Gaussian {what} must be finite numbers, found "
+                                 f"{arr.reshape(-1)[k].item()} for state {k}")
         if (covars <= 0).any() or means.shape != covars.shape:
             raise ModelError(
                 f"column {self.column!r}: Gaussian variances must be > 0 with one per state, "

@@ -203,7 +203,12 @@ class HMM:
                 if missing:
                     raise StateError(f"transmat_mask lacks state(s) {missing}; states are {names}")
                 m = m.loc[names, names].to_numpy()
-            m = np.asarray(m)
+            try:
+                m = np.asarray(m)
+            except ValueError:
+                rows = [len(r) if hasattr(r, "__len__") else 1 for r in m]
+                raise ModelError(f"transmat_mask must have shape ({S}, {S}), found ragged rows of lengths "
+                                 f"{rows}") from None
             if m.shape != (S, S):
                 raise ModelError(f"transmat_mask must have shape ({S}, {S}), found {m.shape}")
             mask &= m.astype(bool)

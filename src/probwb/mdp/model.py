@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from probwb.core.validation import PROB_ATOL, check_columns, check_dataframe, closest_match
+from probwb.core.validation import (
+    PROB_ATOL,
+    check_columns,
+    check_dataframe,
+    closest_match,
+    plain_number,
+    short_repr,
+)
 from probwb.errors import DataError, ModelError, ProbabilityError, StateError
 
 logger = logging.getLogger("probwb.mdp")
@@ -445,11 +452,14 @@ class MDP:
         s_idx = _codes(data[state], states, f"column {state!r}")
         ns_idx = _codes(data[next_state], states, f"column {next_state!r}")
         a_idx = _codes(data[action], actions, f"column {action!r}")
-        prob = data[probability].to_numpy(dtype=float)
-        rew = data[reward].to_numpy(dtype=float)
-        if np.isnan(rew).any():
-            k = int(np.argmax(np.isnan(rew)))
-            raise DataError(f"column {reward!r} has NaN at row {data.index[k]!r}")
+        prob = _numeric_column(data, probability, "probabilities")
+        rew = _numeric_column(data, reward, "rewards")
+        for col, values, what in ((probability, prob, "probability"), (reward, rew, "reward")):
+            if np.isnan(values).any():
+                k = int(np.argmax(np.isnan(values)))
+                raise DataError(f"column {col!r} has a NaN {what} at row {plain_number(data.index[k])!r} "
+                                f"(state {data[state].iloc[k]!r}, action {data[action].iloc[k]!r}, next state "
+                                f"{data[next_state].iloc[k]!r}); expected a number")
         S, A = len(states), len(actions)
         rows = a_idx * S + s_idx
         P = sp.csr_matrix((prob, (rows, ns_idx)), shape=(A * S, S))
@@ -478,6 +488,21 @@ class MDP:
                     rows.append((str(s), str(a), str(ns), float(p), float(r)))
         df = pd.DataFrame(rows, columns=["state", "action", "next_state", "probability", "reward"])
         return cls.from_dataframe(df, discount, states=states, actions=actions, **kwargs)
+
+
+def _numeric_column(data: pd.DataFrame, col: str, what: str) -> np.ndarray:
+    """A column as floats; text, booleans and other non-numbers raise DataError naming the column, row
+    and value (numpy would silently read the text "0.5" as 0.5)."""
+    s = data[col]
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=float)
+    bad = ~s.map(lambda x: x is None or (isinstance(x, (int, float, np.integer, np.floating))
+                                         and not isinstance(x, (bool, np.bool_)))).to_numpy(dtype=bool)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise DataError(f"column {col!r} must hold numbers ({what}), found {short_repr(data[col].iloc[k])} at row "
+                        f"{plain_number(data.index[k])!r} ({int(bad.sum())} value(s) that are not numbers)")
+    return s.to_numpy(dtype=float)
 
 
 def _codes(values: pd.Series, names: list[str], where: str) -> np.ndarray:

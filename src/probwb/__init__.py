@@ -17,7 +17,18 @@ _SUBMODULES = {
     "errors", "core", "plots",
 }
 
-__all__ = sorted(_SUBMODULES) + ["__version__"]
+__all__ = sorted(_SUBMODULES) + ["__version__", "load"]
+
+
+def load(path: Any) -> Any:
+    """Load a model saved by any probwb model's ``save`` (a ``.pwb`` file) and return it, whatever its
+    class; a foreign, damaged, edited or old-format file raises probwb.errors.ModelFileError.
+
+    Loading runs no code from the file (see probwb.core.io); the model's module is imported only now.
+    """
+    from probwb.core.io import load_model
+
+    return load_model(path)
 
 
 def __getattr__(name: str) -> Any:

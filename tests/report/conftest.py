@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from probwb.core.io import register_model_class
 from probwb.errors import ConvergenceWarning, SpecError
 from probwb.report.registry import register_family, unregister_family
 
@@ -26,6 +27,17 @@ class FakeModel:
 
     def __init__(self, posterior: pd.DataFrame) -> None:
         self.posterior_ = posterior
+
+    def _to_file_state(self):
+        return {"posterior": self.posterior_}, {}
+
+    @classmethod
+    def _from_file_state(cls, state, extras, config):
+        return cls(state["posterior"])
+
+
+# model files name only classes the running program registered (probwb.core.io)
+register_model_class(FakeModel)
 
 
 def _idata(chains: str, seed: int):

@@ -47,6 +47,7 @@ __all__ = [
     "idata_to_bytes",
     "load_model",
     "read_model_file",
+    "register_model_class",
     "save_model",
 ]
 
@@ -70,6 +71,10 @@ MODEL_CLASSES: dict[str, tuple[str, str]] = {
     "ParetoNBDModel": ("probwb.hier.clv", "ParetoNBDModel"),
     "GammaGammaModel": ("probwb.hier.clv", "GammaGammaModel"),
 }
+
+# classes registered at run time by code (plug-in families); a file can name only what the running
+# program registered, never a module to import
+_EXTRA_CLASSES: dict[str, type] = {}
 
 # zip-bomb guards: members, bytes per member, bytes in all, and the JSON nesting depth
 MAX_MEMBERS = 10_000
@@ -213,7 +218,9 @@ class _Writer:
             return {"__dict__": [[self.encode(k, where, depth + 1), self.encode(v, f"{where}[{k!r}]", depth + 1)]
                                  for k, v in value.items()]}
         if isinstance(value, pd.DataFrame):
-            return {"__frame__": {"values": self.encode(value.to_numpy(), where, depth + 1),
+            # column by column, so each keeps its dtype
+            return {"__frame__": {"data": [self.encode(value.iloc[:, j].to_numpy(), where, depth + 1)
+                                           for j in range(value.shape[1])],
                                   "index": self.encode(list(value.index), where, depth + 1),
                                   "columns": self.encode(list(value.columns), where, depth + 1)}}
         raise ModelFileError(f"cannot save {where}: values of type {type(value).__name__} are not part of "
@@ -293,9 +300,13 @@ class _Reader:
                     k = self.decode(k, depth + 1)
                     out_d[k] = self.decode(v, depth + 1)
                 return out_d
-            vals = self.decode(body["values"], depth + 1)
-            return pd.DataFrame(vals, index=self.decode(body["index"], depth + 1),
-                                columns=self.decode(body["columns"], depth + 1))
+            cols = self.decode(body["columns"], depth + 1)
+            data = [self.decode(v, depth + 1) for v in body["data"]]
+            if len(cols) != len(data):
+                raise self._fail(f"a table has {len(cols)} column names but {len(data)} columns")
+            frame = pd.DataFrame(dict(enumerate(data)), index=self.decode(body["index"], depth + 1))
+            frame.columns = cols
+            return frame
         except ModelFileError:
             raise
         except (TypeError, ValueError, KeyError, IndexError) as exc:
@@ -330,16 +341,35 @@ def idata_from_bytes(blob: bytes, where: str = "model file") -> Any:
 
 
 # ----------------------------------------------------------------------------------- save / load
+def register_model_class(cls: type, name: str | None = None) -> type:
+    """Let model files hold ``cls`` (a plug-in family's model) under ``name`` (default: its class
+    name); return ``cls``. The class must define ``_to_file_state`` and ``_from_file_state``."""
+    name = cls.__name__ if name is None else name
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name) or name in MODEL_CLASSES:
+        raise ModelFileError(f"model class name must be an identifier not among {sorted(MODEL_CLASSES)}, "
+                             f"found {name!r}")
+    for hook in ("_to_file_state", "_from_file_state"):
+        if not callable(getattr(cls, hook, None)):
+            raise ModelFileError(f"{cls.__qualname__} cannot be registered: it has no {hook} method")
+    _EXTRA_CLASSES[name] = cls
+    return cls
+
+
 def _registry_name(cls: type) -> str:
     for base in cls.__mro__:
         entry = MODEL_CLASSES.get(base.__name__)
         if entry and entry == (base.__module__, base.__name__):
             return base.__name__
+        for name, extra in _EXTRA_CLASSES.items():
+            if extra is base:
+                return name
     raise ModelFileError(f"cannot save a {cls.__module__}.{cls.__qualname__}: expected one of probwb's model "
                          f"classes {sorted(MODEL_CLASSES)}")
 
 
 def _registered_class(name: str) -> type:
+    if name in _EXTRA_CLASSES:
+        return _EXTRA_CLASSES[name]
     module, attr = MODEL_CLASSES[name]
     return getattr(importlib.import_module(module), attr)
 
@@ -497,8 +527,9 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
         raise ModelFileError(f"{where} uses model file format {version}, which this probwb no longer reads; "
                              "re-save it with the probwb release that wrote it")
     cls_name = meta.get("class")
-    if cls_name not in MODEL_CLASSES:
-        raise ModelFileError(f"{where} names model class {cls_name!r}, expected one of {sorted(MODEL_CLASSES)}")
+    if not isinstance(cls_name, str) or (cls_name not in MODEL_CLASSES and cls_name not in _EXTRA_CLASSES):
+        raise ModelFileError(f"{where} names model class {cls_name!r}, expected one of "
+                             f"{sorted(MODEL_CLASSES) + sorted(_EXTRA_CLASSES)}")
     declared = meta.get("arrays")
     if not isinstance(declared, dict) or not isinstance(meta.get("extras"), list):
         raise ModelFileError(f"{where}: {_META} lacks its array and extra tables")

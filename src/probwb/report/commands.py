@@ -73,7 +73,8 @@ def _run_configure(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Fit a spec's model and save it with probwb.core.io.save_model."""
+    """Fit a spec's model, save it as a ``.pwb`` model file (probwb.core.io.save_model) and say how to
+    load it (``probwb.load(path)``)."""
     from probwb.core.io import save_model
     from probwb.errors import ModelError
     from probwb.report.runner import run_report
@@ -92,6 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     step(f"saving {type(model).__name__}")
     save_model(out, model, config=rep.spec)
     print(f"model ({type(model).__name__}) saved to {out.resolve()}")
+    print(f"load it in Python with: import probwb; model = probwb.load({str(out.resolve())!r})")
     print(f"diagnostics: {rep.diagnostics.get('verdict', 'not applicable')}; warnings: {len(rep.warnings)}")
     for w in rep.warnings:
         print(f"  warning: {w}")

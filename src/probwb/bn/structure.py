@@ -92,9 +92,10 @@ def learn_structure(
             key = score.lower()
             if key not in _SCORES:
                 raise SpecError(f"score must be one of {sorted(_SCORES)}, found {score!r}")
-            dag = HillClimbSearch(df).estimate(scoring_method=_SCORES[key], max_indegree=max_indegree,
-                                               expert_knowledge=knowledge, show_progress=verbose)
-            edges = [(str(a), str(b)) for a, b in dag.edges()]
+            dag = _ordered_hill_climb(HillClimbSearch)(df).estimate(
+                scoring_method=_SCORES[key], max_indegree=max_indegree, expert_knowledge=knowledge,
+                show_progress=verbose)
+            edges = sorted((str(a), str(b)) for a, b in dag.edges())
         elif method == "pc":
             from pgmpy.estimators import PC
 
@@ -102,11 +103,29 @@ def learn_structure(
                                    significance_level=significance_level, expert_knowledge=knowledge,
                                    enforce_expert_knowledge=False, return_type="pdag", n_jobs=1,
                                    show_progress=verbose)
-            edges = _orient(pdag, columns, req, forb)
+            edges = sorted(_orient(pdag, columns, req, forb))
         else:
             raise SpecError(f"method must be 'hill_climb' or 'pc', found {method!r}")
     logger.info("structure learning (%s) found %d edges", method, len(edges))
     return edges
+
+
+def _ordered_hill_climb(base: type) -> type:
+    """pgmpy's HillClimbSearch with its candidate moves in a fixed order.
+
+    pgmpy builds the candidate edge additions as a ``set`` of node pairs and keeps the first of equally
+    scored moves (BIC and BDeu score X -> Y and Y -> X the same on a skeleton with no v-structure), so the
+    learned graph depended on string hashing, i.e. on ``PYTHONHASHSEED``. Sorting the moves makes ties
+    go to the same move in every process.
+    """
+
+    class OrderedHillClimbSearch(base):  # type: ignore[misc, valid-type]
+        def _legal_operations(self, *args: object, **kwargs: object):  # type: ignore[override]
+            ops = list(super()._legal_operations(*args, **kwargs))
+            ops.sort(key=lambda item: (item[0][0], str(item[0][1][0]), str(item[0][1][1])))
+            return iter(ops)
+
+    return OrderedHillClimbSearch
 
 
 def _orient(pdag: object, columns: list[str], required: list[tuple[str, str]],

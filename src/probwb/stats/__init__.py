@@ -3,7 +3,8 @@
 Entry points: :func:`anova` (n-way, types I/II/III, ANCOVA), :func:`oneway` (classic or Welch),
 :func:`rm_anova` (repeated measures with sphericity corrections), :func:`mixed_anova` (linear mixed model),
 :func:`kruskal`, :func:`friedman`; t, Mann-Whitney, proportion, chi-square, Fisher, Levene and Shapiro tests;
-Tukey HSD, Games-Howell and corrected pairwise tests; effect sizes with intervals; power; Bayesian A/B.
+Tukey HSD, Games-Howell and corrected pairwise tests; effect sizes with intervals; power; Bayesian A/B;
+:func:`regress` (linear and generalised linear models with robust and cluster-robust SEs).
 Plots live in :mod:`probwb.stats.plots` (imports matplotlib only when used).
 """
 
@@ -38,6 +39,7 @@ from probwb.stats.htests import (
 )
 from probwb.stats.posthoc import adjust_pvalues, games_howell, pairwise_tests, tukey_hsd
 from probwb.stats.power import cohens_h, power_anova, power_ttest, power_two_proportions
+from probwb.stats.regress import RegressionResult, regress
 from probwb.stats.results import ABResult, AnovaResult, TableResult, TestResult
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "kruskal", "levene", "mannwhitney", "mixed_anova", "omega_squared", "oneway", "pairwise_tests",
     "parse_formula", "partial_eta_squared", "power_anova", "power_ttest", "power_two_proportions",
     "proportions_test", "rate_ab", "rm_anova", "shapiro", "spend_ab", "ttest", "tukey_hsd", "welch_anova",
+    "RegressionResult", "regress",
 ]

@@ -1,5 +1,5 @@
-"""Plots for :mod:`probwb.stats`: a normal QQ plot for assumption checks and the posterior of a Bayesian A/B
-test. Every function returns the matplotlib Axes it drew on and never calls ``show()``."""
+"""Plots for :mod:`probwb.stats`: a normal QQ plot for assumption checks, the posterior of a Bayesian A/B
+test and regression diagnostics. Every function returns the matplotlib Axes it drew on and never calls ``show()``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from probwb.errors import DataError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["qq_plot", "ab_posterior_plot"]
+__all__ = ["qq_plot", "ab_posterior_plot", "regress_plot"]
 
 
 def qq_plot(x: Any, ax: Axes | None = None, *, standardize: bool = True, title: str | None = None) -> Axes:
@@ -68,4 +68,52 @@ def ab_posterior_plot(result: Any, ax: Axes | None = None, *, kind: str = "metri
     ax.set_ylabel("density")
     ax.legend(title="arm")
     ax.set_title(result.method)
+    return ax
+
+
+def regress_plot(result: Any, ax: Axes | None = None, *, kind: str = "residuals") -> Axes:
+    """Draw one diagnostic of a :class:`~probwb.stats.regress.RegressionResult`; return the Axes.
+
+    ``kind``: ``"residuals"`` (residuals against fitted values: curvature or a funnel shows a wrong form or
+    unequal variance), ``"qq"`` (normal QQ plot of the studentised or deviance residuals), ``"leverage"``
+    (residuals against leverage, point area by Cook's distance) or ``"coef"`` (estimates with their intervals,
+    intercept left out).
+    """
+    import matplotlib.pyplot as plt
+
+    kinds = ("residuals", "qq", "leverage", "coef")
+    if kind not in kinds:
+        raise DataError(f"kind must be one of {', '.join(kinds)}, found {kind!r}")
+    res = result.residuals
+    resid_col = "studentized" if "studentized" in res.columns else "deviance"
+    if kind == "qq":
+        return qq_plot(res[resid_col].to_numpy(), ax=ax, standardize=True,
+                       title=f"QQ plot of {resid_col} residuals")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4))
+    if kind == "residuals":
+        ax.scatter(res["fitted"], res[resid_col], s=12, alpha=0.7)
+        ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel("fitted value")
+        ax.set_ylabel(f"{resid_col} residual")
+        ax.set_title("Residuals against fitted values")
+    elif kind == "leverage":
+        cooks = res["cooks_d"].to_numpy()
+        size = 10 + 200 * cooks / max(float(np.nanmax(cooks)), 1e-12)
+        ax.scatter(res["leverage"], res[resid_col], s=size, alpha=0.6)
+        ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel("leverage")
+        ax.set_ylabel(f"{resid_col} residual")
+        ax.set_title("Residuals against leverage (area: Cook's distance)")
+    else:
+        table = result.table.drop(index=[i for i in ("Intercept",) if i in result.table.index])
+        pos = np.arange(len(table))[::-1]
+        est = table["estimate"].to_numpy()
+        ax.errorbar(est, pos, xerr=[est - table["ci_low"].to_numpy(), table["ci_high"].to_numpy() - est],
+                    fmt="o", capsize=3)
+        ax.axvline(0.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_yticks(pos)
+        ax.set_yticklabels(list(table.index))
+        ax.set_xlabel(f"estimate ({100 * result.confidence:g}% interval, {result.se_type} SE)")
+        ax.set_title(result.method)
     return ax

@@ -728,15 +728,19 @@ def _trap_sweep(t_indptr, t_rows, removed, S, A):  # pragma: no cover - run comp
 _TRAP_KERNEL = None
 
 
-def _trap_kernel():
+def _trap_kernel(nnz: int):
+    # compiling costs seconds on a busy machine (0.1 s from numba's disk cache); the interpreted loop takes
+    # about a microsecond per non-zero, so small models never pay for the compiler
     global _TRAP_KERNEL
+    if nnz < NUMBA_MIN_NNZ and _TRAP_KERNEL is None:
+        return _trap_sweep
     if _TRAP_KERNEL is None:
         try:
             import numba
         except ImportError:  # pragma: no cover
             _TRAP_KERNEL = _trap_sweep
         else:
-            _TRAP_KERNEL = numba.njit(nogil=True, cache=False)(_trap_sweep)
+            _TRAP_KERNEL = numba.njit(nogil=True, cache=True)(_trap_sweep)
     return _TRAP_KERNEL
 
 
@@ -805,7 +809,7 @@ def termination_check(P: sp.csr_matrix, R: np.ndarray, *, state_names: list[str]
         pol[idx[take]] = a
         found |= take
     t = B.T.tocsr()
-    in_c, bad = _trap_kernel()(t.indptr.astype(np.int64), t.indices.astype(np.int64), terminal, S, A)
+    in_c, bad = _trap_kernel(B.nnz)(t.indptr.astype(np.int64), t.indices.astype(np.int64), terminal, S, A)
     staying = np.flatnonzero((bad == 0) & in_c[row_state])
     r_flat = R.reshape(-1)
     wrong = staying[r_flat[staying] >= 0]
@@ -824,7 +828,10 @@ def solve_episodic_system(P_pi: sp.csr_matrix, r_pi: np.ndarray, terminal: np.nd
     """Solve ``V = r_pi + P_pi V`` with ``V = 0`` on ``terminal`` states; return ``(V, inner iterations)``.
 
     The system restricted to the non-terminal states is non-singular when the policy terminates with
-    probability 1 from every state (check with :func:`policy_terminates` first).
+    probability 1 from every state (check with :func:`policy_terminates` first). ``method="auto"`` factorises
+    it (sparse LU) whatever its size: without discounting the system can be as badly conditioned as the
+    expected time to termination is long, where BiCGSTAB stalls; ``"iterative"`` tries BiCGSTAB and falls
+    back to the factorisation when it misses its tolerance.
     """
     S = P_pi.shape[0]
     keep = np.flatnonzero(~terminal)
@@ -832,7 +839,19 @@ def solve_episodic_system(P_pi: sp.csr_matrix, r_pi: np.ndarray, terminal: np.nd
     if keep.size == 0:
         return V, 0
     sub = sp.csr_matrix(P_pi[keep][:, keep])
-    x, it = solve_policy_system(sub, np.asarray(r_pi, dtype=float)[keep], 1.0, method=method,
-                                x0=None if x0 is None else np.asarray(x0, dtype=float)[keep], tol=tol)
+    r = np.asarray(r_pi, dtype=float)[keep]
+    if method not in ("auto", "direct", "iterative"):
+        raise ModelError(f"evaluation method must be 'auto', 'direct' or 'iterative', found {method!r}")
+    it = 0
+    if method == "iterative":
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            x, it = evaluate_policy_iterative(sub, r, 1.0, x0=None if x0 is None else
+                                              np.asarray(x0, dtype=float)[keep], tol=tol)
+        scale = max(1.0, float(np.abs(x).max(initial=0.0))) if np.isfinite(x).all() else np.inf
+        if np.isfinite(scale) and float(np.abs(r + sub @ x - x).max()) <= tol * scale:
+            V[keep] = x
+            return V, it
+    x, _ = solve_policy_system(sub, r, 1.0, method="direct")
     V[keep] = x
     return V, it

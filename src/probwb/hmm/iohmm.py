@@ -8,6 +8,12 @@ drives the move from ``t`` to ``t + 1``.
 The M-step maximises the expected complete-data log-likelihood, which for transitions depends on the data
 only through the expected transition counts per distinct input pattern ``xi[p, i, j]``: a few Newton
 steps per row on a small problem, whatever the number of sequences.
+
+Prior on the input effects: every coefficient ``coef[k, i, j]`` gets an independent ``Normal(0, prior_sd)``
+prior (logit scale), so the fit is the posterior mode (penalised maximum likelihood). The prior's pull is a
+fixed amount of information, ``1 / prior_sd**2`` per coefficient, that does not grow with the data: its share
+of the estimate falls like ``1 / n`` and the estimates are consistent. ``prior_sd=None`` gives plain maximum
+likelihood (which can diverge when an input level never meets a move). Intercepts are not penalised.
 """
 
 from __future__ import annotations
@@ -105,11 +111,13 @@ class InputEncoder:
 class LogitTransitions:
     """Multinomial-logit transition rows with fixed zeros given by ``mask`` (S, S) of allowed moves."""
 
-    def __init__(self, mask: np.ndarray, n_features: int, l2: float = 1e-3) -> None:
+    def __init__(self, mask: np.ndarray, n_features: int, prior_sd: float | None = 2.5) -> None:
         self.mask = np.asarray(mask, dtype=bool)
         S = self.mask.shape[0]
         self.n_features = int(n_features)
-        self.l2 = float(l2)
+        self.prior_sd = None if prior_sd is None else float(prior_sd)
+        # precision of the Normal(0, prior_sd) prior on each input coefficient: fixed, whatever the data size
+        self.precision = 0.0 if self.prior_sd is None else 1.0 / self.prior_sd**2
         self.ref = np.array([i if self.mask[i, i] else int(np.flatnonzero(self.mask[i])[0]) for i in range(S)])
         self.intercept_ = np.where(self.mask, 0.0, -np.inf)
         self.coef_ = np.zeros((self.n_features, S, S))
@@ -135,6 +143,20 @@ class LogitTransitions:
         free = self.mask.sum(axis=1) - 1
         return int(free.sum() * (1 + self.n_features))
 
+    def free_coef_mask(self) -> np.ndarray:
+        """Return the ``(S, S)`` booleans of moves with free parameters (allowed, not the row's reference)."""
+        S = self.mask.shape[0]
+        free = self.mask.copy()
+        free[np.arange(S), self.ref] = False
+        return free
+
+    def log_prior(self) -> float:
+        """Return the log density of the input coefficients under their Normal(0, prior_sd) prior, up to a constant."""
+        if self.precision == 0.0 or self.n_features == 0:
+            return 0.0
+        c = self.coef_[:, self.free_coef_mask()]
+        return float(-0.5 * self.precision * (c**2).sum())
+
     def mstep(self, xi: np.ndarray, X: np.ndarray, max_newton: int = 8) -> None:
         """Raise the expected log-likelihood of the ``(P, S, S)`` expected counts ``xi`` at inputs ``X``.
 
@@ -157,9 +179,10 @@ class LogitTransitions:
             nf = free.size
             c_free, c_allowed = counts[:, free], counts[:, allowed]
             pos_free = np.searchsorted(allowed, free)
-            # ridge on the input coefficients only, in units of the row's expected count
+            # the prior on the input coefficients only; a fixed precision, not scaled by the counts, so its
+            # pull fades as the data grow (scaling it with the counts made the shrinkage permanent)
             pen = np.zeros((K1, nf))
-            pen[1:] = self.l2 * total
+            pen[1:] = self.precision
 
             def objective(th: np.ndarray, c_allowed: np.ndarray = c_allowed, pos_free: np.ndarray = pos_free,
                           na: int = allowed.size, pen: np.ndarray = pen) -> tuple[float, np.ndarray]:

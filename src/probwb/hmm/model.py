@@ -43,7 +43,9 @@ class SequenceData:
 
     ``obs[col]`` (M,) floats with NaN = not observed; ``row_seq``/``row_pos`` place row ``m`` in the
     padded ``(N, T)`` layout; ``source_rows`` gives each sorted row's position in the caller's data;
-    ``ids`` (N,) entity ids; ``design`` (M, K) input rows or None.
+    ``ids`` (N,) entity ids; ``design`` (M, K) input rows or None; ``gaps`` (M,) the number of grid
+    steps from each row to its entity's next row (1 = consecutive; 1 on each entity's last row), or None
+    when every step is consecutive.
     """
 
     ids: np.ndarray
@@ -54,7 +56,8 @@ class SequenceData:
     obs: dict[str, np.ndarray]
     design: np.ndarray | None
     times: np.ndarray | None = None
-    _patterns: tuple[np.ndarray, np.ndarray] | None = None
+    gaps: np.ndarray | None = None
+    _patterns: tuple[Any, ...] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -75,6 +78,58 @@ class SequenceData:
         return out
 
 
+def _em_gap(history: list[float]) -> tuple[float, float]:
+    """Return (last gain, estimated gain still to come) of an EM objective history.
+
+    EM's gains shrink geometrically near a maximum, ``g_k ~ r g_{k-1}``, so what is left is about
+    ``g_k r / (1 - r)`` (Aitken). The larger of the last two ratios is used, and a ratio >= 1 (gains not
+    yet shrinking) gives an infinite estimate. Gains at the level of rounding count as zero.
+    """
+    if len(history) < 2:
+        return np.inf, np.inf
+    gains = np.diff(history[-4:])
+    g = float(gains[-1])
+    if g <= 1e-13 * abs(history[-1]):
+        return max(g, 0.0), 0.0
+    if gains.shape[0] < 3 or (gains[:-1] <= 0).any():
+        return g, np.inf
+    r = float(max(gains[-1] / gains[-2], gains[-2] / gains[-3]))
+    if r >= 1.0:
+        return g, np.inf
+    return g, g * r / (1.0 - r)
+
+
+def _step_patterns(seq: SequenceData) -> tuple[Any, ...]:
+    """Return (input patterns or None, padded matrix index or None, pattern of each stack entry, jump of each)."""
+    if seq.design is not None:
+        patterns, inverse = np.unique(seq.design, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1).astype(np.int64)
+    else:
+        patterns, inverse = None, np.zeros(seq.n_rows, dtype=np.int64)
+    if seq.gaps is None:
+        return patterns, (None if patterns is None else seq.pad(inverse, fill=0)), None, None
+    combos, cidx = np.unique(np.column_stack([inverse, seq.gaps]), axis=0, return_inverse=True)
+    return patterns, seq.pad(cidx.reshape(-1).astype(np.int64), fill=0), combos[:, 0], combos[:, 1]
+
+
+def _jump_counts(A: np.ndarray, g: int, pairs: np.ndarray) -> np.ndarray:
+    """Return expected one-step counts ``(S, S)`` inside ``g``-step jumps with expected end-pair counts ``pairs``.
+
+    The top-right block of ``[[A, D], [0, A]]^g`` with ``D`` = ``A[i, j]`` at ``(i, j)`` only is
+    ``sum_m A^m D A^(g-1-m)``: one matrix power per move ``(i, j)`` gives every numerator at once.
+    """
+    S = A.shape[0]
+    aug = np.zeros((S * S, 2 * S, 2 * S))
+    aug[:, :S, :S] = A
+    aug[:, S:, S:] = A
+    k = np.arange(S * S)
+    aug[k, k // S, S + k % S] = A.reshape(-1)
+    num = np.linalg.matrix_power(aug, g)[:, :S, S:]
+    Ag = np.linalg.matrix_power(A, g)
+    w = np.divide(pairs, Ag, out=np.zeros_like(pairs), where=Ag > 0)
+    return np.einsum("ab,kab->k", w, num).reshape(S, S)
+
+
 class HMM:
     """Hidden Markov model for many sequences, fitted by Baum–Welch EM.
 
@@ -85,13 +140,28 @@ class HMM:
     columns : observed columns when ``emission`` is a single type (default: every column that is not the
         id, time or an input).
     id_col, time_col : entity and time columns of a long DataFrame.
+    time_gaps : what a jump in an entity's time column means. The grid step is the smallest step between
+        two rows of one entity in the fit data (``time_step`` sets it instead; numbers or datetimes). With
+        ``"power"`` (default) a jump of ``k`` grid steps moves the chain by the ``k``-th power of the
+        transition matrix (the ``k - 1`` unseen steps are marginalised, exactly as rows with every
+        observation missing would be) in fitting, scoring, posteriors and decoding; an input-driven chain
+        keeps the input recorded before the jump over the whole jump. ``"error"`` raises a DataError naming
+        the entity and the times; ``"consecutive"`` treats the rows as consecutive steps whatever the times
+        say. A jump that is not a whole number of grid steps always raises. Non-numeric times only order rows.
     inputs : columns whose value at step ``t`` drives the transition ``t -> t + 1`` (input–output HMM,
         multinomial-logit link); ``input_baseline`` picks the baseline level of a categorical input.
+    input_prior_sd : standard deviation of the Normal(0, sd) prior on every input coefficient (logit
+        scale; default 2.5, weakly informative). The fit is then the posterior mode; the prior adds a fixed
+        amount of information that does not grow with the data, so its pull fades as ``1 / n`` and the
+        input effects are estimated consistently. ``None`` gives plain maximum likelihood.
     transmat_mask : (S, S) booleans (or DataFrame) of allowed moves; ``absorbing`` names states that never
         leave. Forbidden moves stay exactly zero.
     startprob, transmat : optional starting values (validated; their zeros stay zero).
-    n_init, n_iter, tol : random restarts, EM iterations per restart, and the stopping rule (improvement
-        of the log-likelihood per observed row below ``tol``).
+    n_init, n_iter, tol : random restarts, the most EM iterations per restart, and the relative stopping
+        tolerance: a restart has converged when both its last gain and the gain still to come (extrapolated
+        from the geometric decay of the gains, Aitken's estimate) are below ``tol * |log-likelihood|``. EM is
+        slow where a state is weakly identified, so a gain per iteration alone says little about the distance
+        to the maximum; a restart that runs out of iterations warns with its estimated remaining gap.
     order_by : ``(column, stat)`` or ``(column, stat, "descending")``: states are ordered by that emission
         statistic (``"mean"``, or a symbol's probability for categorical columns) so names are stable.
     symbols : dict column -> list of symbols for categorical columns (default: learned at fit).
@@ -106,15 +176,18 @@ class HMM:
         columns: list[str] | None = None,
         id_col: str = "id",
         time_col: str = "time",
+        time_gaps: str = "power",
+        time_step: float | None = None,
         inputs: list[str] | str | None = None,
         input_baseline: dict[str, Any] | None = None,
+        input_prior_sd: float | None = 2.5,
         transmat_mask: Any = None,
         absorbing: list[str] | None = None,
         startprob: Any = None,
         transmat: Any = None,
         n_init: int = 5,
-        n_iter: int = 100,
-        tol: float = 1e-6,
+        n_iter: int = 1000,
+        tol: float = 1e-8,
         order_by: tuple | None = None,
         symbols: dict[str, list[Any]] | None = None,
         min_covar: float = 1e-3,
@@ -127,8 +200,11 @@ class HMM:
         self.columns = columns
         self.id_col = id_col
         self.time_col = time_col
+        self.time_gaps = time_gaps
+        self.time_step = time_step
         self.inputs = inputs
         self.input_baseline = input_baseline
+        self.input_prior_sd = input_prior_sd
         self.transmat_mask = transmat_mask
         self.absorbing = absorbing
         self.startprob = startprob
@@ -158,6 +234,18 @@ class HMM:
         if self.n_states is None or int(self.n_states) < 1:
             raise ModelError(f"give n_states (an integer >= 1) or state_names, found n_states={self.n_states!r}")
         return [f"s{k}" for k in range(int(self.n_states))]
+
+    def _check_input_prior(self) -> float | None:
+        sd = self.input_prior_sd
+        if sd is None:
+            return None
+        try:
+            sd = float(sd)
+        except (TypeError, ValueError):
+            sd = float("nan")
+        if not np.isfinite(sd) or sd <= 0:
+            raise ModelError(f"input_prior_sd must be a positive number or None (no prior), found {self.input_prior_sd!r}")
+        return sd
 
     def _input_list(self) -> list[str]:
         if self.inputs is None:
@@ -296,8 +384,60 @@ class HMM:
             if fitting:
                 self._encoder = InputEncoder(self._input_list(), self.input_baseline).fit(sub)
             design = self._encoder.transform(sub.reset_index(drop=True))
+        gaps = self._time_gaps(sc, st, uniques, fitting=fitting)
         return SequenceData(ids=np.asarray(uniques, dtype=object), lengths=lengths, row_seq=sc, row_pos=row_pos,
-                            source_rows=order, obs=obs, design=design, times=st)
+                            source_rows=order, obs=obs, design=design, times=st, gaps=gaps)
+
+    def _time_gaps(self, sc: np.ndarray, st: np.ndarray, uniques: Any, *, fitting: bool) -> np.ndarray | None:
+        """Return each sorted row's number of grid steps to its entity's next row, or None if all are 1."""
+        if self.time_gaps not in ("power", "error", "consecutive"):
+            raise ModelError(f"time_gaps must be 'power', 'error' or 'consecutive', found {self.time_gaps!r}")
+        if fitting:
+            self.time_step_ = None
+        if self.time_gaps == "consecutive" or st.shape[0] < 2:
+            return None
+        if np.issubdtype(st.dtype, np.datetime64) or np.issubdtype(st.dtype, np.timedelta64):
+            t = st.astype("datetime64[ns]").astype(np.int64).astype(float) if np.issubdtype(
+                st.dtype, np.datetime64) else st.astype("timedelta64[ns]").astype(np.int64).astype(float)
+            unit = 1e9
+        elif np.issubdtype(st.dtype, np.number) and not np.issubdtype(st.dtype, np.bool_):
+            t, unit = st.astype(float), 1.0
+        else:
+            return None  # labels that only order the rows: every step counts as one
+        same = sc[1:] == sc[:-1]
+        diff = (t[1:] - t[:-1])[same]
+        step = getattr(self, "time_step_", None)
+        if self.time_step is not None:
+            step = float(self.time_step) * unit
+            if not np.isfinite(step) or step <= 0:
+                raise ModelError(f"time_step must be a positive number, found {self.time_step!r}")
+        if step is None:
+            if diff.size == 0:
+                return None
+            step = float(diff.min())
+        if fitting:
+            self.time_step_ = step
+        ratio = diff / step
+        k = np.rint(ratio)
+        off = (np.abs(ratio - k) > 1e-6 * np.maximum(k, 1.0)) | (k < 1)
+        big = k > 1
+        if off.any() or (self.time_gaps == "error" and big.any()):
+            first = int(np.flatnonzero(off if off.any() else big)[0])
+            row = int(np.flatnonzero(same)[first])
+            where = (f"entity {_plain(uniques[sc[row]])!r} jumps from {self.time_col}={_plain(st[row])!r} to "
+                     f"{_plain(st[row + 1])!r}")
+            if off.any():
+                raise DataError(f"{where}: expected a whole number of grid steps of {step / unit:g} (the smallest "
+                                f"step in the data, or time_step), found {ratio[first]:.6g}; "
+                                f"{int(off.sum())} such jump(s)")
+            raise DataError(f"{where} ({int(k[first])} grid steps of {step / unit:g}); time_gaps='error' refuses "
+                            f"jumps ({int(big.sum())} found): use time_gaps='power' to model them as unseen steps "
+                            "or 'consecutive' to ignore the times")
+        if not big.any():
+            return None
+        gaps = np.ones(sc.shape[0], dtype=np.int64)
+        gaps[np.flatnonzero(same)] = k.astype(np.int64)
+        return gaps
 
     # ------------------------------------------------------------------ parameters
     def _emission_loglik(self, seq: SequenceData, emissions: dict[str, Emission] | None = None) -> np.ndarray:
@@ -309,14 +449,35 @@ class HMM:
         return total
 
     def _transitions(self, seq: SequenceData, trans: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Return (transmat or stack, trans_index padded or None, pattern design rows or None)."""
-        if seq.design is None:
-            return trans, None, None
+        """Return (transmat or stack, trans_index padded or None, pattern design rows or None).
+
+        A jump of ``k`` grid steps gets the ``k``-th power of its step's matrix: the stack then holds one
+        matrix per (input pattern, jump) pair.
+        """
         if seq._patterns is None:
-            patterns, inverse = np.unique(seq.design, axis=0, return_inverse=True)
-            seq._patterns = (patterns, seq.pad(inverse.reshape(-1).astype(np.int64), fill=0))
-        patterns, idx = seq._patterns
-        return trans.matrices(patterns), idx, patterns
+            seq._patterns = _step_patterns(seq)
+        patterns, idx, combo_pat, combo_gap = seq._patterns
+        if combo_gap is None:
+            return (trans if patterns is None else trans.matrices(patterns)), idx, patterns
+        base = np.asarray(trans)[None] if patterns is None else trans.matrices(patterns)
+        stack = np.stack([base[p] if g == 1 else np.linalg.matrix_power(base[p], int(g))
+                          for p, g in zip(combo_pat, combo_gap, strict=True)])
+        return stack, idx, patterns
+
+    def _single_step_counts(self, seq: SequenceData, xi_sum: np.ndarray, trans: Any) -> np.ndarray:
+        """Turn expected pair counts per (pattern, jump) into expected one-step counts per pattern.
+
+        Over a jump of ``g`` steps the expected number of ``i -> j`` moves given the states ``a`` before and
+        ``b`` after is ``sum_m (A^m)[a, i] A[i, j] (A^(g-1-m))[j, b] / (A^g)[a, b]``.
+        """
+        patterns, _, combo_pat, combo_gap = seq._patterns
+        if combo_gap is None:
+            return xi_sum
+        base = np.asarray(trans)[None] if patterns is None else trans.matrices(patterns)
+        out = np.zeros(base.shape)
+        for c, (p, g) in enumerate(zip(combo_pat, combo_gap, strict=True)):
+            out[p] += xi_sum[c] if g == 1 else _jump_counts(base[p], int(g), xi_sum[c])
+        return out if patterns is not None else out[0]
 
     def _init_run(self, seq: SequenceData, rng: np.random.Generator, mask: np.ndarray) -> tuple[Any, ...]:
         S = len(self.state_names_)
@@ -341,7 +502,7 @@ class HMM:
             tm = np.where(mask, tm, 0.0)
             tm /= tm.sum(axis=1, keepdims=True)
         if self._input_list():
-            trans = LogitTransitions(mask, len(self._encoder.names_))
+            trans = LogitTransitions(mask, len(self._encoder.names_), prior_sd=self._check_input_prior())
             trans.init_from(tm)
         else:
             trans = tm
@@ -448,6 +609,9 @@ class HMM:
         rng = check_random_state(self.random_state)
         if int(self.n_init) < 1 or int(self.n_iter) < 1:
             raise ModelError(f"n_init and n_iter must be >= 1, found {self.n_init}, {self.n_iter}")
+        if not (float(self.tol) > 0):
+            raise ModelError(f"tol must be a positive relative tolerance, found {self.tol!r}")
+        self._check_input_prior()
 
         best = None
         for run in range(int(self.n_init)):
@@ -466,50 +630,63 @@ class HMM:
         self.converged_ = best["converged"]
         self.n_obs_ = n_obs
         self.n_sequences_ = int(seq.lengths.shape[0])
+        self.convergence_gap_ = float(best["gap"])
         if not self.converged_:
             warnings.warn(
-                f"HMM EM stopped after n_iter={self.n_iter} iterations without converging (last improvement "
-                f"{best['last_gain']:.3g} per observation > tol={self.tol}); raise n_iter or loosen tol",
-                ConvergenceWarning, stacklevel=2)
+                f"HMM EM stopped after n_iter={self.n_iter} iterations without converging: the log-likelihood "
+                f"{best['loglik']:.6g} was still rising by {best['last_gain']:.3g} per iteration, with about "
+                f"{best['gap']:.3g} more to gain (tolerance {float(self.tol) * abs(best['objective']):.3g} = "
+                f"tol={self.tol} x |log-likelihood|); raise n_iter", ConvergenceWarning, stacklevel=2)
         self._apply_order()
         self._publish()
         return self
 
     def _em(self, seq: SequenceData, start: np.ndarray, trans: Any, emissions: dict[str, Emission],
             n_rows: int, run: int) -> dict[str, Any]:
+        # history holds the objective EM raises: the log-likelihood plus, for input-driven transitions,
+        # the log prior of the input coefficients (generalised EM makes that sum non-decreasing)
         history: list[float] = []
         converged = False
-        gain = np.inf
+        gain = gap = np.inf
+        ll_total = np.nan
         N = seq.lengths.shape[0]
         for _ in progress(range(int(self.n_iter)), desc=f"HMM EM (restart {run + 1}/{self.n_init})",
                            disable=not self.verbose):
             ll = seq.pad(self._emission_loglik(seq, emissions))
             A, idx, patterns = self._transitions(seq, trans)
             res = forward_backward(ll, seq.lengths, start, A, idx, posteriors=True, xi=True)
-            total = float(res.log_prob.sum())
-            if not np.isfinite(total):
+            ll_total = float(res.log_prob.sum())
+            if not np.isfinite(ll_total):
                 bad = int(np.flatnonzero(~np.isfinite(res.log_prob))[0])
                 raise ModelError(f"sequence {_plain(seq.ids[bad])!r} has probability zero under the current parameters "
                                  "(an observation no state can emit, or a forbidden move)")
-            if history:
-                gain = (total - history[-1]) / n_rows
-                if abs(gain) < self.tol:
-                    history.append(total)
-                    converged = True
-                    break
+            total = ll_total + (trans.log_prior() if isinstance(trans, LogitTransitions) else 0.0)
             history.append(total)
+            gain, gap = _em_gap(history)
+            if max(gain, gap) <= float(self.tol) * abs(total):
+                converged = True
+                break
             # M-step
             start = res.start_sum / N
             gamma = res.rows(seq.row_seq, seq.row_pos)
             for col, em in emissions.items():
                 em.mstep(seq.obs[col], gamma)
-            if idx is None:
-                rows = res.xi_sum.sum(axis=1, keepdims=True)
-                trans = np.where(rows > 0, res.xi_sum / np.where(rows > 0, rows, 1.0), trans)
+            counts = self._single_step_counts(seq, res.xi_sum, trans)
+            if isinstance(trans, LogitTransitions):
+                trans.mstep(counts, patterns)
             else:
-                trans.mstep(res.xi_sum, patterns)
-        return {"start": start, "trans": trans, "emissions": emissions, "loglik": history[-1],
-                "history": history, "n_iter": len(history), "converged": converged, "last_gain": gain}
+                rows = counts.sum(axis=1, keepdims=True)
+                trans = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), trans)
+        if not converged:
+            # the last M-step moved the parameters past the last evaluation: score them
+            ll = seq.pad(self._emission_loglik(seq, emissions))
+            A, idx, _ = self._transitions(seq, trans)
+            ll_total = float(forward_backward(ll, seq.lengths, start, A, idx, posteriors=False).log_prob.sum())
+            history.append(ll_total + (trans.log_prior() if isinstance(trans, LogitTransitions) else 0.0))
+            gain, gap = _em_gap(history)
+        return {"start": start, "trans": trans, "emissions": emissions, "loglik": ll_total,
+                "objective": history[-1], "history": history, "n_iter": len(history), "converged": converged,
+                "last_gain": gain, "gap": gap}
 
     def _apply_order(self) -> None:
         if self.order_by is None:

@@ -142,9 +142,15 @@ def test_kernels_huge_offset_and_cell_fit():
     assert rank == 3 and rss == pytest.approx(0.0, abs=1e-18)
 
 
-def test_oneway_on_float_noise_is_finite():
+def test_oneway_on_float_noise_is_an_exact_fit():
+    # within-group spread of a few ulps is rounding-level: oneway and anova both call it an exact fit (issue #13)
     df = pd.DataFrame({"g": ["a", "a", "b", "b"], "y": [1.0, 1.0 + 1e-15, 2.0, 2.0]})
-    assert np.isfinite(oneway(df, "y", "g").statistic)
+    with pytest.raises(DataError, match="constant"):
+        oneway(df, "y", "g")
+    with pytest.raises(DataError, match="exactly"):
+        anova(df, "y ~ g")
+    tiny = pd.DataFrame({"g": ["a", "a", "b", "b"], "y": [1.0, 1.0 + 1e-6, 2.0, 2.0 + 1e-6]})
+    assert np.isfinite(oneway(tiny, "y", "g").statistic)
 
 
 @pytest.mark.parametrize("name", ["site_anova", "coupon_ab_test"])

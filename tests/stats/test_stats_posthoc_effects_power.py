@@ -111,8 +111,8 @@ def test_cramers_v_and_anova_effect_sizes(groups):
     assert v.ci[0] < v.value < v.ci[1]
     eff = anova_effect_sizes(anova(groups, "y ~ g"))
     assert list(eff.index) == ["g"]
-    assert eff.loc["g", "partial_eta_sq_ci_low"] <= eff.loc["g", "partial_eta_sq"] <= eff.loc[
-        "g", "partial_eta_sq_ci_high"]
+    for col in ("omega_sq", "partial_omega_sq"):  # estimates on their intervals' own scale (issue #13)
+        assert eff.loc["g", f"{col}_ci_low"] <= eff.loc["g", col] <= eff.loc["g", f"{col}_ci_high"]
 
 
 def test_power_round_trips_and_closed_forms():

@@ -21,11 +21,16 @@ from scipy import stats
 
 from probwb.core.validation import check_columns, check_dataframe, closest_match
 from probwb.errors import DataError, ProbwbWarning, SmallSampleWarning, SpecError
-from probwb.stats.effects import omega_squared, partial_eta_squared
+from probwb.stats.effects import omega_squared_from_f, term_effect_sizes
 from probwb.stats.kernels import centre, combine_codes, group_stats, term_columns, weighted_rss
 from probwb.stats.results import AnovaResult, TestResult
 
 __all__ = ["anova", "oneway", "welch_anova", "rm_anova", "mixed_anova", "kruskal", "friedman", "parse_formula"]
+
+# A residual sum of squares below this share of the total is rounding residue, not data: residuals carry
+# errors of about eps * |y| (times the design's conditioning), so their squares sit near eps^2 of the total.
+# Data whose genuine within-cell spread is that small are constant to double precision.
+_EXACT_FIT = (1e4 * np.finfo(float).eps) ** 2
 
 _VAR = re.compile(r"^\s*(?:C\(\s*([^,()]+?)\s*(?:,[^()]*(?:\([^()]*\))?[^()]*)?\)|`([^`]+)`|([^\s()]+))\s*$")
 
@@ -175,6 +180,7 @@ class _Design:
                 self.covariates.append(v)
                 codes[v] = x
         self.sizes = sizes
+        self.row_codes = {f: codes[f] for f in self.factors}
         yc, self.shift = centre(y)
         if not self.covariates:
             fcodes = [codes[f] for f in self.factors]
@@ -186,7 +192,6 @@ class _Design:
             self.cell_codes = {f: cell_levels[:, i] for i, f in enumerate(self.factors)}
             self.cov_values: dict[str, np.ndarray] = {}
             self.rows = m
-            self.singletons = int((w == 1).sum())
         else:
             # with covariates every row is its own "cell"; centring y keeps huge offsets harmless
             self.w = np.ones(self.n)
@@ -195,9 +200,18 @@ class _Design:
             self.cell_codes = {f: codes[f] for f in self.factors}
             self.cov_values = {c: codes[c] for c in self.covariates}
             self.rows = self.n
-            self.singletons = 0
         gm = float(np.sum(self.w * self.ybar) / self.n)
         self.ss_total = self.within + float(np.sum(self.w * (self.ybar - gm) ** 2))
+
+    def term_cells(self, term: tuple[str, ...]) -> tuple[int, int, int]:
+        """Return ``(possible, empty, single)``: cells of the cross of the term's factors, how many are never
+        observed and how many are observed once."""
+        factors = [f for f in term if f in self.row_codes]
+        sizes = [self.sizes[f] for f in factors]
+        cell, _, m = combine_codes([self.row_codes[f] for f in factors], sizes)
+        counts = np.bincount(cell, minlength=m)
+        possible = int(np.prod(sizes, dtype=np.int64))
+        return possible, possible - m, int((counts == 1).sum())
 
     def columns(self, term: tuple[str, ...], coding: str) -> np.ndarray:
         return term_columns(term, self.cell_codes, self.sizes, self.cov_values, self.rows, coding)
@@ -213,7 +227,8 @@ def _contains(big: tuple[str, ...], small: tuple[str, ...]) -> bool:
     return set(small) < set(big)
 
 
-def anova(data: pd.DataFrame, formula: str, typ: int | str = 2, *, missing: str = "raise") -> AnovaResult:
+def anova(data: pd.DataFrame, formula: str, typ: int | str = 2, *, missing: str = "raise",
+          confidence: float = 0.95) -> AnovaResult:
     """Return the ANOVA table of a linear model given by ``formula`` (``"y ~ A * B + x"``).
 
     ``typ`` 1 (sequential), 2 (each term adjusted for all terms that do not contain it; statsmodels' and
@@ -222,6 +237,13 @@ def anova(data: pd.DataFrame, formula: str, typ: int | str = 2, *, missing: str 
     Numeric columns are covariates (ANCOVA) unless wrapped in ``C()``. Unbalanced designs are handled exactly;
     empty cells reduce the degrees of freedom of the terms that need them. ``missing="drop"`` drops rows with
     missing values (with a warning); the default raises :class:`~probwb.errors.DataError`.
+
+    Effect sizes per term: ``eta_sq`` and ``partial_eta_sq`` are the sample shares of the sums of squares
+    (descriptive, biased upwards, no interval); ``omega_sq`` and ``partial_omega_sq`` estimate the population
+    shares and come with ``confidence`` intervals from the noncentral F of the term (see
+    :func:`~probwb.stats.effects.term_effect_sizes`); estimate and interval share one mapping, so the estimate
+    always lies inside, and when ``F <= 1`` it is clipped at 0 (``details["effect_size_notes"]`` says so). A
+    response that the model fits exactly (constant within its cells) raises :class:`~probwb.errors.DataError`.
     """
     typ = {"I": 1, "II": 2, "III": 3}.get(typ, typ) if isinstance(typ, str) else typ
     if typ not in (1, 2, 3):
@@ -247,13 +269,27 @@ def anova(data: pd.DataFrame, formula: str, typ: int | str = 2, *, missing: str 
     if df_resid <= 0:
         raise DataError(f"anova: the model {formula!r} has no residual degrees of freedom ({design.n} rows, "
                         f"{full_rank} parameters); every cell needs more than one observation")
-    if typ == 3 and not design.covariates and any(len(t) > 1 for t in terms) \
-            and design.rows < int(np.prod([design.sizes[f] for f in design.factors])):
-        warn_list.append(f"{int(np.prod([design.sizes[f] for f in design.factors])) - design.rows} empty cell(s): "
-                         "type III sums of squares then depend on the contrasts chosen; prefer type II")
-    if design.singletons and not design.covariates:
-        warn_list.append(f"{design.singletons} cell(s) have a single observation and contribute no "
-                         "within-cell degrees of freedom")
+    # a groups-constant response fits exactly: F would be a ratio of rounding errors (1e64, p = 0)
+    if full_rss <= _EXACT_FIT * design.ss_total:
+        raise DataError(f"anova: the model {formula!r} fits {parsed.response!r} exactly (residual sum of squares "
+                        f"{full_rss:.3g} against a total of {design.ss_total:.3g}): the response is constant within "
+                        "the model's cells, so F ratios and p-values are undefined")
+    # cells are counted for the terms the model has, not for the full cross of every factor: an additive or
+    # blocked design (npk: block + N*P*K) legitimately leaves most of that cross empty or single
+    maximal = [t for t in terms if not any(_contains(u, t) for u in terms)]
+    for t in terms:
+        factor_only = all(v in design.row_codes for v in t)
+        check_empty = typ == 3 and factor_only and len(t) > 1
+        check_single = factor_only and t in maximal
+        if not (check_empty or check_single):
+            continue
+        possible, empty, single = design.term_cells(t)
+        if check_empty and empty:
+            warn_list.append(f"term {_term_name(t)!r}: {empty} of {possible} cell(s) are empty; type III sums of "
+                             "squares then depend on the contrasts chosen; prefer type II")
+        if check_single and single:
+            warn_list.append(f"term {_term_name(t)!r}: {single} cell(s) have a single observation, which the "
+                             "model fits exactly (they contribute no residual degrees of freedom)")
     ss, dfs = {}, {}
     if typ == 1:
         prev_rss, prev_rank = design.rss([intercept])
@@ -278,27 +314,37 @@ def anova(data: pd.DataFrame, formula: str, typ: int | str = 2, *, missing: str 
             ss[t], dfs[t] = r0 - full_rss, full_rank - k0
     ms_resid = full_rss / df_resid
     rows = []
+    notes: list[str] = []
+    blank = (np.nan,) * 8
     for t in ([()] if typ == 3 else []) + terms:
         name = "Intercept" if t == () else _term_name(t)
         s, d = max(ss[t], 0.0), dfs[t]
         if d == 0:
             warn_list.append(f"term {name!r} is not estimable (0 degrees of freedom: empty cells or aliasing)")
-            rows.append((name, s, 0.0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan))
+            rows.append((name, s, 0.0, np.nan, np.nan, np.nan) + blank)
             continue
         f = (s / d) / ms_resid
         p = float(stats.f.sf(f, d, df_resid))
-        eta = s / design.ss_total if t != () else np.nan
-        peta = s / (s + full_rss)
-        om = omega_squared(s, d, ms_resid, design.ss_total) if t != () else np.nan
-        rows.append((name, s, float(d), s / d, f, p, eta, peta, om))
-    rows.append(("Residual", full_rss, float(df_resid), ms_resid, np.nan, np.nan, np.nan, np.nan, np.nan))
+        if t == ():
+            rows.append((name, s, float(d), s / d, f, p) + blank)
+            continue
+        om, pom = term_effect_sizes(f, d, df_resid, design.n, design.ss_total, ms_resid, confidence)
+        if om.note:
+            notes.append(f"term {name!r}: {om.note} (omega squared and partial omega squared)")
+        rows.append((name, s, float(d), s / d, f, p, s / design.ss_total, s / (s + full_rss), om.value, *om.ci,
+                     pom.value, *pom.ci))
+    rows.append(("Residual", full_rss, float(df_resid), ms_resid, np.nan, np.nan) + blank)
     table = pd.DataFrame(rows, columns=["term", "sum_sq", "df", "mean_sq", "F", "PR(>F)", "eta_sq",
-                                        "partial_eta_sq", "omega_sq"]).set_index("term")
+                                        "partial_eta_sq", "omega_sq", "omega_sq_ci_low", "omega_sq_ci_high",
+                                        "partial_omega_sq", "partial_omega_sq_ci_low", "partial_omega_sq_ci_high"]
+                         ).set_index("term")
     kind = "ANCOVA" if design.covariates else "ANOVA"
     for w in warn_list:
         warnings.warn(w, SmallSampleWarning, stacklevel=2)
     return AnovaResult(method=f"type {'I' * typ if typ < 3 else 'III'} {kind} of {formula}", table=table,
-                       warnings=tuple(warn_list), details={"levels": design.levels, "covariates": design.covariates},
+                       warnings=tuple(warn_list),
+                       details={"levels": design.levels, "covariates": design.covariates,
+                                "ss_total": design.ss_total, "confidence": confidence, "effect_size_notes": notes},
                        typ=typ, formula=formula, n=design.n)
 
 
@@ -319,9 +365,14 @@ def oneway(data: pd.DataFrame, value: str, group: str, *, welch: bool = False, c
     """Return the one-way ANOVA F test of ``value`` across the levels of ``group``.
 
     ``welch=True`` gives Welch's heteroscedastic F test (no equal-variance assumption; every group needs at
-    least 2 observations and a positive variance). The effect size is eta squared with a noncentral-F interval
-    (for Welch, the interval and the point value use Welch's F and its degrees of freedom). A group with a single
+    least 2 observations and a positive variance). For Welch, the effect size's interval and point value use
+    Welch's F and its degrees of freedom. A group with a single
     observation is allowed in the classic test (with a SmallSampleWarning) and refused in Welch's.
+
+    The effect size is omega squared: the population share ``lam / (lam + N)`` of the group effect, estimated
+    at ``lam = df1 (F - 1)`` and bounded by inverting the noncentral F in ``lam`` (the same mapping for both, so
+    the estimate lies inside its interval). When ``F <= 1`` the estimate is 0 and ``details["effect_size_note"]``
+    says the effect is indistinguishable from zero. The sample eta squared is in ``details["eta_sq"]``.
     """
     if welch:
         return welch_anova(data, value, group, confidence=confidence, missing=missing)
@@ -340,27 +391,36 @@ def oneway(data: pd.DataFrame, value: str, group: str, *, welch: bool = False, c
     df_b, df_w = k - 1, int(n.sum()) - k
     if df_w <= 0:
         raise DataError(f"oneway: no within-group degrees of freedom ({int(n.sum())} rows in {k} groups)")
-    if ss_w == 0:
+    # same exact-fit rule as anova(): a within SS at rounding level means every group is constant
+    if ss_w <= _EXACT_FIT * (ss_b + ss_w):
         raise DataError(f"oneway: every group of {group!r} is constant in {value!r} (within-group variance 0): "
-                        "the F ratio is undefined")
+                        "the model fits exactly and the F ratio is undefined")
     f = (ss_b / df_b) / (ss_w / df_w)
     p = float(stats.f.sf(f, df_b, df_w))
-    es = partial_eta_squared(f, df_b, df_w, confidence)
+    es = omega_squared_from_f(f, df_b, df_w, float(n.sum()), confidence)
     for w in warn_list:
         warnings.warn(w, SmallSampleWarning, stacklevel=2)
+    details = {"groups": pd.DataFrame({"n": n.astype(int), "mean": means + shift,
+                                       "sd": np.sqrt(css / np.maximum(n - 1, 1))}, index=pd.Index(levels, name=group)),
+               "sum_sq_between": ss_b, "sum_sq_within": ss_w, "eta_sq": ss_b / (ss_b + ss_w),
+               "omega_sq": es.value, "effect_size_method": es.method}
+    if es.note:
+        details["effect_size_note"] = es.note
     return TestResult(method="one-way ANOVA", statistic_name="F", statistic=float(f), pvalue=p,
-                      df=(float(df_b), float(df_w)), effect_size_name="eta squared", effect_size=ss_b / (ss_b + ss_w),
+                      df=(float(df_b), float(df_w)), effect_size_name=es.name, effect_size=es.value,
                       effect_size_ci=es.ci, confidence=confidence, n=int(n.sum()), warnings=tuple(warn_list),
-                      details={"groups": pd.DataFrame({"n": n.astype(int), "mean": means + shift,
-                                                       "sd": np.sqrt(css / np.maximum(n - 1, 1))},
-                                                      index=pd.Index(levels, name=group)),
-                               "sum_sq_between": ss_b, "sum_sq_within": ss_w,
-                               "omega_sq": omega_squared(ss_b, df_b, ss_w / df_w, ss_b + ss_w)})
+                      details=details)
 
 
 def welch_anova(data: pd.DataFrame, value: str, group: str, *, confidence: float = 0.95,
                 missing: str = "raise") -> TestResult:
-    """Return Welch's heteroscedastic one-way ANOVA (Welch 1951) of ``value`` across ``group``."""
+    """Return Welch's heteroscedastic one-way ANOVA (Welch 1951) of ``value`` across ``group``.
+
+    The effect size is omega squared from Welch's F, ``(k-1)(F-1) / ((k-1)(F-1) + N)`` clipped at 0, with the
+    interval that maps the noncentral-F bounds of ``lam`` on ``(k-1, df2_Welch)`` through ``lam / (lam + N)``;
+    it estimates the variance-weighted share ``f^2 / (1 + f^2)``, ``f^2 = sum_j (n_j/N) (mu_j - mu_w)^2 /
+    sigma_j^2`` with ``mu_w`` the precision-weighted mean.
+    """
     y, codes, levels = _groups(data, value, group, missing, "welch_anova")
     _check_response(y, value)
     k = len(levels)
@@ -383,12 +443,15 @@ def welch_anova(data: pd.DataFrame, value: str, group: str, *, confidence: float
     f = a / b
     df2 = (k * k - 1) / (3 * lam)
     p = float(stats.f.sf(f, k - 1, df2))
-    es = partial_eta_squared(f, k - 1, df2, confidence)
+    es = omega_squared_from_f(f, k - 1, df2, float(n.sum()), confidence, name="omega squared (from Welch F)")
+    details = {"groups": pd.DataFrame({"n": n.astype(int), "mean": means + shift, "sd": np.sqrt(var)},
+                                      index=pd.Index(levels, name=group)), "effect_size_method": es.method}
+    if es.note:
+        details["effect_size_note"] = es.note
     return TestResult(method="Welch one-way ANOVA", statistic_name="F", statistic=f, pvalue=p,
-                      df=(float(k - 1), float(df2)), effect_size_name="eta squared (from Welch F)",
+                      df=(float(k - 1), float(df2)), effect_size_name=es.name,
                       effect_size=es.value, effect_size_ci=es.ci, confidence=confidence, n=int(n.sum()),
-                      details={"groups": pd.DataFrame({"n": n.astype(int), "mean": means + shift, "sd": np.sqrt(var)},
-                                                      index=pd.Index(levels, name=group))})
+                      details=details)
 
 
 def _helmert(k: int) -> np.ndarray:

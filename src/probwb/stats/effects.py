@@ -1,7 +1,13 @@
 """Effect sizes with confidence intervals.
 
-Intervals for eta squared, Cohen's d and Cramér's V come from inverting the noncentral F, t and chi-square
-distributions in their noncentrality parameter (Steiger 2004, "Beyond the F test", Psychological Methods 9).
+Intervals for eta and omega squared, Cohen's d and Cramér's V come from inverting the noncentral F, t and
+chi-square distributions in their noncentrality parameter (Steiger 2004, "Beyond the F test", Psychological
+Methods 9). Every inversion brackets its root outwards from a large-sample guess in growing steps and solves
+it with Brent's method, so it never evaluates the far tails where scipy's noncentral distributions give NaN;
+Cohen's d falls back to the large-sample normal bounds ``t -/+ z sqrt(1 + t^2 / (2 df))`` (and says so in the
+``method``) only where the noncentral t cannot be evaluated at the root. For ANOVA effects, the point estimate
+and the interval go through one mapping of the noncentrality, ``lam / (lam + n)``, with the point at
+``df1 (F - 1)`` clipped at 0 (omega squared), so the estimate always lies inside its interval.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from probwb.errors import DataError
+from probwb.errors import DataError, SpecError
 
 __all__ = [
     "EffectSize",
@@ -24,6 +30,10 @@ __all__ = [
     "omega_squared",
     "cramers_v",
     "ncp_interval",
+    "f_ncp_interval",
+    "nct_ncp_interval",
+    "omega_squared_from_f",
+    "term_effect_sizes",
     "anova_effect_sizes",
 ]
 
@@ -37,12 +47,13 @@ class EffectSize:
     ci: tuple[float, float] | None
     confidence: float = 0.95
     method: str = ""
+    note: str = ""
 
     def to_frame(self) -> pd.DataFrame:
-        """Return a one-row DataFrame: name, value, ci_low, ci_high, confidence, method."""
+        """Return a one-row DataFrame: name, value, ci_low, ci_high, confidence, method, note."""
         lo, hi = self.ci if self.ci else (None, None)
         return pd.DataFrame([{"name": self.name, "value": self.value, "ci_low": lo, "ci_high": hi,
-                              "confidence": self.confidence, "method": self.method}])
+                              "confidence": self.confidence, "method": self.method, "note": self.note}])
 
     def __repr__(self) -> str:
         ci = f", {100 * self.confidence:g}% CI ({self.ci[0]:.4g}, {self.ci[1]:.4g})" if self.ci else ""
@@ -54,7 +65,8 @@ class EffectSize:
     def interpret(self) -> str:
         """Return one plain sentence with the size, its interval and Cohen's verbal label."""
         return f"The {self.name} is {self.value:.3g} ({_label(self.name, self.value)})" + (
-            f", {100 * self.confidence:g}% CI {self.ci[0]:.3g} to {self.ci[1]:.3g}." if self.ci else ".")
+            f", {100 * self.confidence:g}% CI {self.ci[0]:.3g} to {self.ci[1]:.3g}" if self.ci else "") + (
+            f" ({self.note})." if self.note else ".")
 
 
 def _label(name: str, value: float) -> str:
@@ -69,60 +81,146 @@ def _label(name: str, value: float) -> str:
     return "negligible" if v < cuts[0] else "small" if v < cuts[1] else "medium" if v < cuts[2] else "large"
 
 
+def _solve_decreasing(cdf, target: float, guess: float, step: float, floor: float = -math.inf) -> float:
+    """Return ``x`` with ``cdf(x) = target`` for a ``cdf`` that decreases in ``x``; NaN when it cannot be found.
+
+    The bracket grows outwards from ``guess`` in steps that double, so it stays within a few steps of the root,
+    where the noncentral distributions are well computed. A NaN from the distribution code far in a tail is read
+    as the monotone limit on that side (1 below ``guess``, 0 above), which only moves the bracket; a root is
+    accepted only where the cdf itself is finite and equal to ``target``. ``floor`` bounds ``x`` from below
+    (``floor`` is returned when even there the cdf is not above ``target``).
+    """
+    def g(x: float) -> float:
+        with np.errstate(all="ignore"):
+            c = float(cdf(x))
+        if not math.isfinite(c):
+            c = 1.0 if x < guess else 0.0
+        return c - target
+
+    step = max(float(step), 1e-8)
+    a = b = max(float(guess), floor)
+    ga = g(a)
+    if ga > 0:
+        gb, width = ga, step
+        for _ in range(200):
+            b = a + width
+            gb = g(b)
+            if gb <= 0:
+                break
+            a, width = b, 2.0 * width
+        else:
+            return math.nan
+    else:
+        width = step
+        for _ in range(200):
+            if a <= floor:
+                return floor
+            b, gb = a, ga
+            a = max(a - width, floor)
+            ga = g(a)
+            if ga > 0:
+                break
+            width *= 2.0
+        else:
+            return math.nan
+        if ga <= 0:
+            return floor
+    if gb == 0:
+        return float(b)
+    try:
+        root = float(optimize.brentq(g, a, b, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=500))
+    except (ValueError, RuntimeError):
+        return math.nan
+    with np.errstate(all="ignore"):
+        c = float(cdf(root))
+    if not math.isfinite(c) or abs(c - target) > 1e-6:
+        return math.nan
+    return root
+
+
 def ncp_interval(cdf, observed: float, confidence: float = 0.95, upper_start: float = 10.0,
                  scale: float = 1.0) -> tuple[float, float]:
     """Return the ``(low, high)`` confidence interval for a noncentrality parameter ``lam >= 0``.
 
     ``cdf(observed, lam)`` must decrease in ``lam``; the bounds solve ``cdf = 1 - a/2`` and ``cdf = a/2``
     (a bound is 0 when even ``lam = 0`` makes the observed value typical). ``observed * scale`` is a rough
-    guess of the noncentrality, where the search for the upper end starts.
+    guess of the noncentrality, where the bracketing starts (steps of about ``sqrt(guess)``, at least
+    ``upper_start / 10``). A bound that lies where the distribution code cannot evaluate the cdf is returned
+    as ``0`` (low) or ``inf`` (high): the interval is then wider, never narrower, than the exact one.
     """
+    _check_confidence(confidence)
     alpha = 1.0 - confidence
-
-    def bound(target: float) -> float:
-        if cdf(observed, 0.0) <= target:
-            return 0.0
-        hi = max(upper_start, 2.0 * abs(observed) * scale)
-        while True:
-            c = cdf(observed, hi)
-            if not c > target:  # also stops on NaN (the distribution's code gives up far in the tail)
-                break
-            hi *= 2.0
-        if not np.isfinite(c) or hi > 1e12:
-            # the bound lies beyond where the noncentral distribution can be evaluated: effectively infinite
-            return math.inf
-        return float(optimize.brentq(lambda lam: cdf(observed, lam) - target, 0.0, hi, xtol=1e-12))
-
-    return bound(1.0 - alpha / 2.0), bound(alpha / 2.0)
+    guess = max(0.0, float(observed) * scale)
+    step = max(upper_start / 10.0, 2.0 * math.sqrt(guess + 1.0))
+    lo = _solve_decreasing(lambda lam: cdf(observed, lam), 1.0 - alpha / 2.0, guess, step, floor=0.0)
+    hi = _solve_decreasing(lambda lam: cdf(observed, lam), alpha / 2.0, guess, step, floor=0.0)
+    return (0.0 if math.isnan(lo) else lo), (math.inf if math.isnan(hi) else hi)
 
 
-def _signed_ncp_interval(cdf, observed: float, confidence: float) -> tuple[float, float]:
-    # noncentral t: the noncentrality may be negative; the cdf decreases in it
+def _check_confidence(confidence: float) -> None:
+    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < float(confidence) < 1.0):
+        raise SpecError(f"confidence must be a level strictly between 0 and 1 (e.g. 0.95), found {confidence!r}")
+
+
+def f_ncp_interval(f_value: float, df1: float, df2: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Return the ``(low, high)`` confidence bounds of the noncentrality ``lam`` of an observed ``F(df1, df2)``.
+
+    Inverts the noncentral F cdf in ``lam`` (Steiger 2004) with a bracketing root finder that starts near the
+    observed ``F df1``; a bound is 0 when ``lam = 0`` already makes ``F`` typical.
+    """
+    if not (math.isfinite(f_value) and f_value >= 0):
+        raise DataError(f"an F statistic must be finite and >= 0, found {f_value!r}")
+    if not (df1 > 0 and df2 > 0):
+        raise DataError(f"F degrees of freedom must be positive, found df1 = {df1!r}, df2 = {df2!r}")
+
+    def cdf(f: float, lam: float) -> float:
+        return stats.ncf.cdf(f, df1, df2, lam) if lam > 0 else stats.f.cdf(f, df1, df2)
+
+    return ncp_interval(cdf, f_value, confidence, scale=df1)
+
+
+def nct_ncp_interval(t_obs: float, df: float, confidence: float = 0.95) -> tuple[float, float, str]:
+    """Return ``(low, high, method)``: confidence bounds of the noncentrality of an observed ``t`` on ``df``.
+
+    The bounds solve ``nct.cdf(t_obs; df, delta) = 1 - a/2`` and ``= a/2`` with a bracketing root finder that
+    starts at the large-sample bounds ``t -/+ z sqrt(1 + t^2 / (2 df))`` and grows in steps of that standard
+    error, so it stays out of the far tails where scipy's noncentral t returns NaN. Where the noncentral t
+    still cannot be evaluated at a root, those large-sample normal bounds are returned and ``method`` says so.
+    """
+    _check_confidence(confidence)
     alpha = 1.0 - confidence
+    z = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    se = math.sqrt(1.0 + t_obs * t_obs / (2.0 * df))
+    approx = (t_obs - z * se, t_obs + z * se)
 
-    def solve(target: float) -> float:
-        lo, hi = observed - 10.0, observed + 10.0
-        while cdf(observed, lo) < target:
-            lo -= 10.0
-        while cdf(observed, hi) > target:
-            hi += 10.0
-        return float(optimize.brentq(lambda d: cdf(observed, d) - target, lo, hi, xtol=1e-12))
+    def cdf(nc: float) -> float:
+        return stats.nct.cdf(t_obs, df, nc)
 
-    return solve(1.0 - alpha / 2.0), solve(alpha / 2.0)
+    lo = _solve_decreasing(cdf, 1.0 - alpha / 2.0, approx[0], se)
+    hi = _solve_decreasing(cdf, alpha / 2.0, approx[1], se)
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi, "noncentral t inversion"
+    return approx[0], approx[1], "normal approximation to the noncentral t (exact inversion not computable here)"
 
 
 def partial_eta_squared(f_value: float, df1: float, df2: float, confidence: float = 0.95) -> EffectSize:
     """Return partial eta squared ``F df1 / (F df1 + df2)`` with a noncentral-F interval.
 
-    The interval maps the noncentrality bounds ``lam`` to ``lam / (lam + df1 + df2 + 1)`` (Steiger 2004).
+    The interval is for the population value and maps the noncentrality bounds ``lam`` to
+    ``lam / (lam + df1 + df2 + 1)`` (Steiger 2004). The sample value is biased upwards and, for small ``F``, can
+    lie above that interval (the note then says so); the estimate on the interval's own scale is
+    :func:`omega_squared_from_f`, which is what the tests and ANOVA tables of this package report.
     """
     value = f_value * df1 / (f_value * df1 + df2)
-    lo, hi = ncp_interval(lambda f, lam: stats.ncf.cdf(f, df1, df2, lam) if lam > 0 else stats.f.cdf(f, df1, df2),
-                          f_value, confidence, scale=df1)
+    lo, hi = f_ncp_interval(f_value, df1, df2, confidence)
     n = df1 + df2 + 1
     ci = tuple(lam / (lam + n) if math.isfinite(lam) else 1.0 for lam in (lo, hi))
+    note = ""
+    if not ci[0] <= value <= ci[1]:
+        note = ("the sample value lies outside the interval for the population value (it is biased upwards); "
+                "report omega squared, whose estimate and interval share one scale")
     return EffectSize("partial eta squared", float(value), (float(ci[0]), float(ci[1])), confidence,
-                      "noncentral F inversion")
+                      "noncentral F inversion", note)
 
 
 def eta_squared(ss_effect: float, ss_total: float, f_value: float | None = None, df1: float | None = None,
@@ -139,8 +237,42 @@ def eta_squared(ss_effect: float, ss_total: float, f_value: float | None = None,
 
 
 def omega_squared(ss_effect: float, df_effect: float, ms_error: float, ss_total: float) -> float:
-    """Return omega squared ``(SS_effect - df_effect MS_error) / (SS_total + MS_error)`` (less biased than eta^2)."""
+    """Return omega squared ``(SS_effect - df_effect MS_error) / (SS_total + MS_error)`` (less biased than eta^2).
+
+    This is the raw formula (negative when ``F < 1``); :func:`omega_squared_from_f` gives the estimate clipped
+    at 0 together with its confidence interval.
+    """
     return float((ss_effect - df_effect * ms_error) / (ss_total + ms_error))
+
+
+def omega_squared_from_f(f_value: float, df1: float, df2: float, n: float, confidence: float = 0.95, *,
+                         name: str = "omega squared") -> EffectSize:
+    """Return omega squared of one term from its ``F(df1, df2)`` with a noncentral-F confidence interval.
+
+    The population effect is ``lam / (lam + n)``, where ``lam`` is the noncentrality of the term's F and ``n``
+    the total sample size (this is the population eta squared, or partial eta squared in a factorial design;
+    for a non-partial omega squared in a factorial design pass ``n = (SS_total + MS_error) / MS_error -
+    df1 (F - 1)``, which adds the other terms' estimated noncentralities). The interval maps the noncentral-F
+    bounds of ``lam`` through that function, and the point estimate maps ``df1 (F - 1)`` through the same one:
+    for a one-way design that is exactly omega squared ``(SS_b - df1 MS_w) / (SS_t + MS_w)``, for a factorial
+    term the partial omega squared. When ``F <= 1`` the estimate is clipped at 0 and ``note`` says the effect
+    is indistinguishable from zero, rather than reporting the value expected with no effect at all.
+    """
+    if not n > 0:
+        raise DataError(f"omega squared needs a positive sample size n, found {n!r}")
+    lo, hi = f_ncp_interval(f_value, df1, df2, confidence)
+    lam_hat = df1 * (f_value - 1.0)
+    note = ""
+    if lam_hat <= 0:
+        note = (f"F = {f_value:.3g} <= 1: the effect is indistinguishable from zero; the estimate is clipped "
+                "at 0")
+        lam_hat = 0.0
+
+    def share(lam: float) -> float:
+        return float(lam / (lam + n)) if math.isfinite(lam) else 1.0
+
+    return EffectSize(name, share(lam_hat), (share(lo), share(hi)), confidence,
+                      "noncentral F inversion; estimate df1 (F - 1) on the same scale", note)
 
 
 def cohens_d(x, y=None, *, paired: bool = False, mu: float = 0.0, hedges: bool = False,
@@ -174,14 +306,14 @@ def cohens_d(x, y=None, *, paired: bool = False, mu: float = 0.0, hedges: bool =
         scale = math.sqrt(n1 * n2 / (n1 + n2))
         df = n1 + n2 - 2
     t_obs = d * scale
-    lo, hi = _signed_ncp_interval(lambda t, nc: stats.nct.cdf(t, df, nc), t_obs, confidence)
+    lo, hi, method = nct_ncp_interval(t_obs, df, confidence)
     lo, hi = lo / scale, hi / scale
     name = "Cohen's d"
     if hedges:
         j = math.exp(math.lgamma(df / 2) - math.log(math.sqrt(df / 2)) - math.lgamma((df - 1) / 2))
         d, lo, hi = d * j, lo * j, hi * j
         name = "Hedges' g"
-    return EffectSize(name, float(d), (float(lo), float(hi)), confidence, "noncentral t inversion")
+    return EffectSize(name, float(d), (float(lo), float(hi)), confidence, method)
 
 
 def cramers_v(chi2: float, n: int, shape: tuple[int, int], confidence: float = 0.95) -> EffectSize:
@@ -198,15 +330,42 @@ def cramers_v(chi2: float, n: int, shape: tuple[int, int], confidence: float = 0
     return EffectSize("Cramér's V", float(v), (conv(lo), conv(hi)), confidence, "noncentral chi-square inversion")
 
 
+def term_effect_sizes(f_value: float, df1: float, df_resid: float, n: float, ss_total: float, ms_resid: float,
+                      confidence: float = 0.95) -> tuple[EffectSize, EffectSize]:
+    """Return ``(omega squared, partial omega squared)`` of one ANOVA term, each with its noncentral-F interval.
+
+    Partial: ``lam / (lam + n)``. Non-partial: ``lam / (lam + D)`` with ``D = (SS_total + MS_resid) / MS_resid
+    - df1 (F - 1)`` (``n`` plus the other terms' estimated noncentralities), so that the point estimate is the
+    textbook ``(SS_term - df1 MS_resid) / (SS_total + MS_resid)``, clipped at 0. Both intervals invert the same
+    noncentral F; the non-partial one treats the other terms' share as known (an approximation).
+    """
+    partial = omega_squared_from_f(f_value, df1, df_resid, n, confidence, name="partial omega squared")
+    denom = (ss_total + ms_resid) / ms_resid - df1 * (f_value - 1.0)
+    omega = omega_squared_from_f(f_value, df1, df_resid, max(denom, 1.0), confidence)
+    return omega, partial
+
+
 def anova_effect_sizes(result, confidence: float = 0.95) -> pd.DataFrame:
-    """Return a DataFrame per term of an ANOVA table: eta^2, partial eta^2 with its interval, omega^2."""
+    """Return a DataFrame per term of an ANOVA table: the sample eta^2 and partial eta^2 (descriptive, no
+    interval), and omega^2 and partial omega^2, each with its ``confidence`` interval and a note when clipped at
+    0 (see :func:`term_effect_sizes`)."""
     table = result.table if hasattr(result, "table") else result
+    details = getattr(result, "details", {}) or {}
+    if "Residual" not in table.index or "F" not in table.columns:
+        raise DataError(f"anova_effect_sizes needs an ANOVA table with a 'Residual' row and an 'F' column, found "
+                        f"rows {list(table.index)[:10]} and columns {list(table.columns)}")
+    df_resid = float(table.loc["Residual", "df"])
+    ms_resid = float(table.loc["Residual", "sum_sq"]) / df_resid
+    terms = table.drop(index=[i for i in ("Residual", "Intercept") if i in table.index])
+    n = float(getattr(result, "n", 0) or (df_resid + terms["df"].sum() + 1))
+    ss_total = float(details.get("ss_total", terms["sum_sq"].sum() + table.loc["Residual", "sum_sq"]))
     rows = []
-    for name, r in table.iterrows():
-        if name in ("Residual", "Intercept") or not np.isfinite(r.get("F", np.nan)):
+    for name, r in terms.iterrows():
+        if not np.isfinite(r.get("F", np.nan)):
             continue
-        pe = partial_eta_squared(r["F"], r["df"], table.loc["Residual", "df"], confidence)
-        rows.append({"term": name, "eta_sq": r.get("eta_sq"), "partial_eta_sq": pe.value,
-                     "partial_eta_sq_ci_low": pe.ci[0], "partial_eta_sq_ci_high": pe.ci[1],
-                     "omega_sq": r.get("omega_sq")})
+        om, pom = term_effect_sizes(float(r["F"]), float(r["df"]), df_resid, n, ss_total, ms_resid, confidence)
+        rows.append({"term": name, "eta_sq": r.get("eta_sq"), "partial_eta_sq": r.get("partial_eta_sq"),
+                     "omega_sq": om.value, "omega_sq_ci_low": om.ci[0], "omega_sq_ci_high": om.ci[1],
+                     "partial_omega_sq": pom.value, "partial_omega_sq_ci_low": pom.ci[0],
+                     "partial_omega_sq_ci_high": pom.ci[1], "note": om.note})
     return pd.DataFrame(rows).set_index("term")

@@ -77,7 +77,9 @@ def ttest(x, y=None, *, value: str | None = None, group: str | None = None, mu: 
     (``equal_var=True``). ``x`` may be a DataFrame with ``value`` and a two-level ``group`` column.
 
     The estimate is the mean (difference) with its confidence interval; the effect size is Cohen's d with a
-    noncentral-t interval (d_z for paired data).
+    noncentral-t interval (d_z for paired data; for two samples d uses the pooled sd, and its interval assumes
+    equal variances even in Welch's test). The test never depends on the d interval: should it fail, the
+    result keeps d without an interval and a warning.
     """
     alternative = _alt(alternative)
     labels = None
@@ -110,8 +112,8 @@ def ttest(x, y=None, *, value: str | None = None, group: str | None = None, mu: 
         est = float(d.mean())
         t = (est - mu) / se
         df = float(n - 1)
-        es = cohens_d(d, mu=mu, confidence=confidence) if not paired else cohens_d(xa, ya, paired=True,
-                                                                                  confidence=confidence)
+        d_point = (est - mu) / sd
+        es_args = ((d,), {"mu": mu}) if not paired else ((xa, ya), {"paired": True, "mu": mu})
         n_total = n
     else:
         ya = _sample(y, "y")
@@ -132,7 +134,9 @@ def ttest(x, y=None, *, value: str | None = None, group: str | None = None, mu: 
             raise DataError(f"{method}: both samples are constant (sd 0); the t statistic is undefined")
         t = (est - mu) / se
         est_name = "mean difference" + (f" ({labels[0]} - {labels[1]})" if labels else " (x - y)")
-        es = cohens_d(xa, ya, confidence=confidence)
+        sp = math.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2)) if n1 + n2 > 2 else 0.0
+        d_point = est / sp if sp > 0 else math.nan
+        es_args = ((xa, ya), {})
         n_total = n1 + n2
     if alternative == "two-sided":
         p = 2 * stats.t.sf(abs(t), df)
@@ -144,10 +148,26 @@ def ttest(x, y=None, *, value: str | None = None, group: str | None = None, mu: 
     else:
         p = stats.t.sf(t, df)
         ci = (est - stats.t.ppf(confidence, df) * se, math.inf)
+    es_name, es_value, es_ci, warn = _effect_size_of_t(es_args, d_point, confidence)
     return TestResult(method=method, statistic_name="t", statistic=float(t), pvalue=float(p), df=df,
                       alternative=alternative, estimate_name=est_name, estimate=est,
-                      estimate_ci=(float(ci[0]), float(ci[1])), effect_size_name=es.name, effect_size=es.value,
-                      effect_size_ci=es.ci, confidence=confidence, n=int(n_total))
+                      estimate_ci=(float(ci[0]), float(ci[1])), effect_size_name=es_name, effect_size=es_value,
+                      effect_size_ci=es_ci, confidence=confidence, n=int(n_total), warnings=warn)
+
+
+def _effect_size_of_t(es_args, d_point: float, confidence: float):
+    """Return ``(name, d, ci, warnings)`` for a t-test: the test never depends on the d interval succeeding."""
+    args, kwargs = es_args
+    try:
+        es = cohens_d(*args, confidence=confidence, **kwargs)
+    except (ValueError, ArithmeticError) as exc:
+        # the t statistic, p-value and mean interval stand on their own; only d's interval is lost
+        value = float(d_point) if math.isfinite(d_point) else None
+        msg = f"no confidence interval for Cohen's d ({exc}); the test itself is unaffected"
+        warnings.warn(msg, SmallSampleWarning, stacklevel=3)
+        return "Cohen's d", value, None, (msg,)
+    warn = () if es.method == "noncentral t inversion" else (f"Cohen's d interval by {es.method}",)
+    return es.name, es.value, es.ci, warn
 
 
 def mannwhitney(x, y=None, *, value: str | None = None, group: str | None = None,

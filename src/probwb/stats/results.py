@@ -143,6 +143,11 @@ class TestResult:
                             f"{_fmt(self.estimate_ci[1], 3)})"
         if self.effect_size is not None:
             sentence += f"; {self.effect_size_name} = {_fmt(self.effect_size, 3)}"
+            if self.effect_size_ci:
+                sentence += f" ({100 * self.confidence:g}% CI {_fmt(self.effect_size_ci[0], 3)} to " \
+                            f"{_fmt(self.effect_size_ci[1], 3)})"
+            if self.details.get("effect_size_note"):
+                sentence += f" ({self.details['effect_size_note']})"
         if self.warnings:
             sentence += f" (caution: {len(self.warnings)} warning(s), see .warnings)"
         return sentence + "."
@@ -215,8 +220,13 @@ class AnovaResult(TableResult):
             p, corrected = p_of(r)
             if not p < alpha:
                 continue
-            extra = f", partial eta^2 = {r['partial_eta_sq']:.3f}" if "partial_eta_sq" in r and \
-                pd.notna(r.get("partial_eta_sq")) else ""
+            if pd.notna(r.get("partial_omega_sq", np.nan)):
+                level = 100 * float(self.details.get("confidence", 0.95))
+                extra = (f", partial omega^2 = {r['partial_omega_sq']:.3f} ({level:g}% CI "
+                         f"{r['partial_omega_sq_ci_low']:.3f} to {r['partial_omega_sq_ci_high']:.3f})")
+            else:
+                extra = f", partial eta^2 = {r['partial_eta_sq']:.3f}" if "partial_eta_sq" in r and \
+                    pd.notna(r.get("partial_eta_sq")) else ""
             if "chi2" in r:
                 stat_text = f"Wald chi2({_fmt(r['df'])}) = {r['chi2']:.3g}"
             else:

@@ -194,3 +194,29 @@ def test_poisson_with_crossed_groups():
     assert np.corrcoef(stores.loc[[f"S{i}" for i in range(n_store)], "effect_mean"], a)[0, 1] > 0.7
     ppc = glm.ppc(df, n_draws=200, random_state=0)
     assert not ppc.loc["mean", "flag"]
+
+
+def test_pooled_loo_is_per_patient_and_equals_the_unpooled_model(readmit, cohort):
+    # Issue #14: the pooled fit's PSIS-LOO was computed over its binomial cells (n_obs = n_cells).
+    import arviz as az
+
+    from probwb import diagnostics
+    from probwb.hier import backend
+
+    assert readmit.n_cells_ < 0.5 * readmit.n_obs_
+    assert readmit.loo().n_obs == readmit.n_obs_ == len(cohort.patients)  # before the fix: n_cells_
+    res = readmit.loo(pointwise=True)
+    assert res.n_units < res.n_obs and "per observation" in res.note and f"{readmit.n_obs_:,} rows" in res.note
+    # The same model fitted unpooled, its per-row log-likelihood evaluated by PyMC on the pooled fit's
+    # draws: LOO on the same draws must agree to rounding.
+    flat = HierarchicalGLM(READMIT, aggregate=False).build_model(cohort.patients)
+    # the whole posterior, as PSIS's relative efficiency is the mean ESS over all its variables
+    idata = az.InferenceData(posterior=readmit.idata_.posterior)
+    backend.add_log_likelihood(flat, idata)
+    assert idata.log_likelihood["obs_y"].shape[-1] == len(cohort.patients)
+    ref = diagnostics.loo(idata, pointwise=True, warn=False)
+    assert res.n_obs == ref.n_obs
+    np.testing.assert_allclose([res.elpd_loo, res.se, res.p_loo], [ref.elpd_loo, ref.se, ref.p_loo], rtol=1e-8)
+    np.testing.assert_allclose(res.loo_i, ref.loo_i, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(res.pareto_k, ref.pareto_k, rtol=1e-6, atol=1e-8)
+    assert res.pareto_k_counts == ref.pareto_k_counts

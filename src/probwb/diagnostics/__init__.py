@@ -332,6 +332,10 @@ class LooResult:
     ``pareto_k_counts`` counts observations in the bands (-inf, 0.5], (0.5, k_threshold],
     (k_threshold, 1] and (1, inf) labelled "good", "ok", "bad", "very bad"; ``bad_indices`` lists the
     positions (in the flattened observed data) with k above the threshold.
+
+    Every field counts observations: when several observations share one pointwise log-likelihood
+    (identical rows pooled into one likelihood cell), :func:`loo` computes it once (``n_units``
+    distinct computations) and counts it once per observation; ``note`` says how the LOO was computed.
     """
 
     elpd_loo: float
@@ -344,6 +348,8 @@ class LooResult:
     verdict: str
     reasons: list[str]
     loo_i: np.ndarray | None = None
+    n_units: int | None = None
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable summary (without the per-observation arrays)."""
@@ -352,6 +358,8 @@ class LooResult:
             "se": float(self.se),
             "p_loo": float(self.p_loo),
             "n_obs": int(self.n_obs),
+            "n_units": int(self.n_units if self.n_units is not None else self.n_obs),
+            "note": self.note,
             "pareto_k_counts": dict(self.pareto_k_counts),
             "max_pareto_k": float(np.max(self.pareto_k)) if self.pareto_k.size else None,
             "verdict": self.verdict,
@@ -370,11 +378,19 @@ def _need_log_likelihood(idata: Any) -> None:
 
 
 def loo(idata: Any, var_name: str | None = None, thresholds: Thresholds | None = None, *,
-        pointwise: bool = False, warn: bool = True) -> LooResult:
+        pointwise: bool = False, warn: bool = True, unit_of_obs: Any = None, note: str = "") -> LooResult:
     """Return PSIS-LOO (:class:`LooResult`) with a Pareto k summary; warn when any k exceeds the threshold.
 
     ``var_name`` chooses the observed variable when the log-likelihood group holds several.
     ``pointwise=True`` keeps the per-observation elpd values in ``loo_i``.
+
+    ``unit_of_obs`` (integer array, one entry per observation) maps each observation to the column of
+    the (flattened) log-likelihood that is its own pointwise log-likelihood, for data stored with
+    repeated observations computed once (identical rows of a pooled model). PSIS is run once per
+    column, with the same relative efficiency as for the expanded data, and each column's elpd, p_loo
+    contribution and Pareto k are counted once per observation, so the result equals leave-one-
+    observation-out on the expanded log-likelihood exactly (PSIS of identical columns is identical).
+    ``note`` is stored on the result (default: says whether it is per observation or per column).
     """
     _need_log_likelihood(idata)
     th = thresholds or Thresholds()
@@ -384,6 +400,26 @@ def loo(idata: Any, var_name: str | None = None, thresholds: Thresholds | None =
         warnings.simplefilter("ignore")
         res = az.loo(idata, pointwise=True, var_name=var_name)
     k = np.asarray(res.pareto_k, dtype=float).ravel()
+    loo_i = np.asarray(res.loo_i, dtype=float).ravel()
+    n_units = k.size
+    elpd, se, p_loo = float(res["elpd_loo"]), float(res["se"]), float(res["p_loo"])
+    if unit_of_obs is not None:
+        unit = np.asarray(unit_of_obs)
+        if unit.ndim != 1 or unit.size == 0 or not np.issubdtype(unit.dtype, np.integer) \
+                or unit.min() < 0 or unit.max() >= n_units:
+            raise DataError(f"unit_of_obs must be a non-empty 1-d integer array of column positions in "
+                            f"0..{n_units - 1} (one per observation), found dtype {unit.dtype}, shape "
+                            f"{unit.shape}" + (f", range {unit.min()}..{unit.max()}" if unit.size else ""))
+        ll = _log_likelihood_matrix(idata, var_name)
+        lppd_unit = _logsumexp_rows(ll) - np.log(ll.shape[1])
+        k, loo_i = k[unit], loo_i[unit]
+        elpd = float(loo_i.sum())
+        se = float(np.sqrt(loo_i.size * np.var(loo_i)))
+        p_loo = float(lppd_unit[unit].sum() - elpd)
+    if not note:
+        note = (f"PSIS-LOO per observation ({k.size:,} observations; {n_units:,} distinct pointwise "
+                "log-likelihoods, each counted once per observation that shares it)"
+                if unit_of_obs is not None else f"PSIS-LOO per log-likelihood term ({k.size:,} terms)")
     counts = {
         "good": int((k <= 0.5).sum()),
         "ok": int(((k > 0.5) & (k <= th.pareto_k)).sum()),
@@ -399,13 +435,30 @@ def loo(idata: Any, var_name: str | None = None, thresholds: Thresholds | None =
                        f"(max {k.max():.2f}, first at positions {bad_idx[:5].tolist()}): their LOO "
                        "estimates are unreliable; use exact LOO / K-fold for them or a more robust model")
     out = LooResult(
-        elpd_loo=float(res["elpd_loo"]), se=float(res["se"]), p_loo=float(res["p_loo"]), n_obs=int(k.size),
+        elpd_loo=elpd, se=se, p_loo=p_loo, n_obs=int(k.size),
         pareto_k=k, pareto_k_counts=counts, bad_indices=bad_idx, verdict=verdict, reasons=reasons,
-        loo_i=np.asarray(res.loo_i, dtype=float).ravel() if pointwise else None,
+        loo_i=loo_i if pointwise else None, n_units=int(n_units), note=note,
     )
     if warn and verdict != "ok":
         warnings.warn("PSIS-LOO: " + reasons[0], SamplingWarning, stacklevel=2)
     return out
+
+
+def _log_likelihood_matrix(idata: Any, var_name: str | None) -> np.ndarray:
+    """The pointwise log-likelihood as (n_columns, n_samples), columns in ArviZ's flattened order."""
+    group = idata.log_likelihood
+    if var_name is None:
+        names = list(group.data_vars)
+        if len(names) != 1:
+            raise DataError(f"the log_likelihood group holds several variables {names}: pass var_name=")
+        var_name = names[0]
+    arr = np.asarray(group[var_name], dtype=float)
+    return arr.reshape(arr.shape[0] * arr.shape[1], -1).T
+
+
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    hi = a.max(axis=1, keepdims=True)
+    return (hi + np.log(np.exp(a - hi).sum(axis=1, keepdims=True))).ravel()
 
 
 def compare(models: Mapping[str, Any], *, var_name: str | None = None) -> pd.DataFrame:

@@ -39,8 +39,9 @@ Override with ``priors={"beta": {"dist": "normal", "mu": 0, "sigma": 1}, "beta[a
 
 For bernoulli (and binomial) data whose rows repeat the same covariates and groups, rows are pooled
 into binomial counts before sampling (``aggregate="auto"``): the likelihood is identical up to a
-constant, so the posterior is the same, and sampling is much faster. PSIS-LOO then leaves out one
-pooled cell at a time; use ``aggregate=False`` for leave-one-row-out.
+constant, so the posterior is the same, and sampling is much faster. PSIS-LOO (:meth:`HierarchicalGLM.loo`)
+is still leave-one-row-out: each row's log-likelihood is recovered from its cell, so elpd, p_loo,
+Pareto k and ``n_obs`` count rows and match the same model fitted with ``aggregate=False``.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class HierarchicalGLM:
     --------------------------
     idata_: arviz.InferenceData; diagnostics_: probwb.diagnostics.DiagnosticsResult;
     design_info_: how new rows are encoded; coef_names_: population-level coefficient names;
-    group_levels_: {grouping: levels}; n_obs_: rows used; n_cells_: likelihood terms after pooling.
+    group_levels_: {grouping: levels}; n_obs_: rows used; n_cells_: likelihood terms after pooling;
+    cell_of_row_: each row's pooled cell (None when not pooled).
     """
 
     def __init__(self, formula: str, family: str = "bernoulli", priors: dict[str, Any] | None = None,
@@ -251,7 +253,10 @@ class HierarchicalGLM:
     # ------------------------------------------------------------------ model building
     def _pool(self, design: Design) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray],
                                                dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
-        """Return (X, y, idx, Z, trials, rows_per_cell) after optional pooling of identical rows."""
+        """Return (X, y, idx, Z, trials, cell_of_row) after optional pooling of identical rows.
+
+        ``cell_of_row`` maps each training row to its pooled cell (None when nothing is pooled).
+        """
         X, y, idx, Z = design.X, design.y, design.group_idx, design.group_Z
         trials = design.trials if design.trials is not None else np.ones_like(y)
         if self.family not in ("bernoulli", "binomial") or self.aggregate is False:
@@ -275,7 +280,7 @@ class HierarchicalGLM:
             k = Z[g].shape[1]
             p_Z[g] = uniq[:, col:col + k]
             col += k
-        return pX, succ, p_idx, p_Z, n, np.bincount(inv, minlength=len(uniq))
+        return pX, succ, p_idx, p_Z, n, inv.astype(np.int64)
 
     def _build_model(self, design: Design) -> Any:
         import pymc as pm
@@ -285,6 +290,7 @@ class HierarchicalGLM:
         priors = self._resolved_priors(design.y, info)
         X, y, idx, Z, trials, cells = self._pool(design)
         self.n_cells_ = len(y)
+        self.cell_of_row_ = cells
         pooled = cells is not None
         coords: dict[str, list] = {"coef": list(info.coef_names), "obs": np.arange(len(y))}
         for g, levels in info.group_levels.items():
@@ -424,6 +430,11 @@ class HierarchicalGLM:
         self.coef_names_ = list(design.info.coef_names)
         self.group_levels_ = {g: list(v) for g, v in design.info.group_levels.items()}
         self.n_obs_ = len(design.y)
+        # per-row outcome and trials of a pooled fit, for leave-one-row-out (see loo)
+        pooled = self.cell_of_row_ is not None
+        self._rows_y_ = design.y if pooled else None
+        self._rows_trials_ = (design.trials if design.trials is not None else np.ones_like(design.y)) \
+            if pooled else None
         self.group_counts_ = {g: np.bincount(design.group_idx[g], minlength=len(v))
                               for g, v in design.info.group_levels.items()}
         if log_likelihood:
@@ -431,14 +442,71 @@ class HierarchicalGLM:
         self.diagnostics_ = diagnostics.check(idata, var_names=self.param_names(), warn=True)
         return self
 
-    def loo(self) -> Any:
-        """Return PSIS-LOO (:class:`probwb.diagnostics.LooResult`) of the fitted model."""
+    def loo(self, pointwise: bool = False) -> Any:
+        """Return PSIS-LOO (:class:`probwb.diagnostics.LooResult`) of the fitted model, per training row.
+
+        When identical rows were pooled into binomial cells, leave-one-cell-out would count a cell of
+        n rows as one observation (and score all n of them at once), which cannot be compared with an
+        unpooled model's LOO. Instead each row's pointwise log-likelihood is computed from its cell's
+        linear predictor draws: a bernoulli cell with k successes of n gives k rows with log p and
+        n - k rows with log(1 - p) (binomial rows: log C(n_i, y_i) + y_i log p + (n_i - y_i) log(1 - p)),
+        PSIS runs once per distinct (cell, y, trials) and the result is counted once per row. That
+        equals PSIS-LOO of the same model fitted unpooled, evaluated on the same draws.
+        ``result.note`` says which was done. ``pointwise=True`` keeps per-row elpd in ``loo_i``.
+        """
         from probwb import diagnostics
         from probwb.hier import backend
 
         self._check_fitted()
-        backend.add_log_likelihood(self._model(), self.idata_)
-        return diagnostics.loo(self.idata_)
+        cells = getattr(self, "cell_of_row_", None)
+        if cells is None:
+            backend.add_log_likelihood(self._model(), self.idata_)
+            return diagnostics.loo(self.idata_, pointwise=pointwise,
+                                   note=f"PSIS-LOO per observation ({self.n_obs_:,} rows, none pooled)")
+        units_idata, unit_of_row, n_units = self._row_loglik_units()
+        note = (f"PSIS-LOO per observation: {self.n_obs_:,} rows (not the {self.n_cells_:,} pooled cells "
+                f"sampled); {n_units:,} distinct (cell, outcome) log-likelihoods, each counted once per row")
+        return diagnostics.loo(units_idata, pointwise=pointwise, unit_of_obs=unit_of_row, note=note)
+
+    def _row_loglik_units(self) -> tuple[Any, np.ndarray, int]:
+        """Pointwise log-likelihoods of the distinct (cell, y, trials) rows of a pooled fit.
+
+        Returns an InferenceData (this fit's posterior plus a ``log_likelihood`` group over the units),
+        the unit of each training row, and the number of units.
+        """
+        import xarray as xr
+
+        model = self._model()
+        cells = self.cell_of_row_
+        y_row, n_row = self._rows_y_, self._rows_trials_
+        key = np.column_stack([cells.astype(float), y_row, n_row])
+        uniq, unit_of_row = np.unique(key, axis=0, return_inverse=True)
+        unit_of_row = unit_of_row.ravel().astype(np.int64)
+        u_cell, u_y, u_n = uniq[:, 0].astype(np.int64), uniq[:, 1], uniq[:, 2]
+        post = self.idata_.posterior
+        C, D = int(post.sizes["chain"]), int(post.sizes["draw"])
+        eta = np.zeros((C * D, self.n_cells_))
+        if self._parsed.intercept:
+            eta += self._draws("Intercept")[:, None]
+        if self.coef_names_:
+            eta += self._draws("beta") @ np.asarray(model["X"].get_value()).T
+        for g in self.design_info_.group_levels:
+            s = _safe(g)
+            r = self._draws(f"r_{s}")                                # (S, L, K)
+            idx = np.asarray(model[f"idx_{s}"].get_value())
+            Zg = np.asarray(model[f"Z_{s}"].get_value())
+            eta += np.einsum("snk,nk->sn", r[:, idx, :], Zg)
+        e = eta[:, u_cell]
+        from scipy import special
+
+        log_binom = special.gammaln(u_n + 1) - special.gammaln(u_y + 1) - special.gammaln(u_n - u_y + 1)
+        # log p = -log(1 + exp(-eta)), log(1 - p) = -log(1 + exp(eta)), stable for large |eta|
+        ll = log_binom - u_y * np.logaddexp(0.0, -e) - (u_n - u_y) * np.logaddexp(0.0, e)
+        ll_da = xr.DataArray(ll.reshape(C, D, -1), dims=("chain", "draw", "unit"),
+                             coords={"chain": post["chain"].values, "draw": post["draw"].values})
+        # same posterior (so PSIS gets the same relative efficiency), unit log-likelihoods beside it
+        idata = type(self.idata_)(posterior=post, log_likelihood=xr.Dataset({"obs_y": ll_da}))
+        return idata, unit_of_row, len(uniq)
 
     def _model(self) -> Any:
         if getattr(self, "model_", None) is None:

@@ -171,8 +171,9 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
             res = glm.loo()
             tables["PSIS-LOO"] = pd.DataFrame({"value": [res.elpd_loo, res.se, res.p_loo, res.n_obs,
                                                          *res.pareto_k_counts.values()]},
-                                              index=["elpd_loo", "se", "p_loo", "likelihood terms",
+                                              index=["elpd_loo", "se", "p_loo", "observations (rows)",
                                                      *[f"Pareto k {k}" for k in res.pareto_k_counts]])
+            text.append(res.note + ".")
             metrics.update({"elpd_loo": res.elpd_loo, "p_loo": res.p_loo})
             figures["Pareto k"] = dplots.plot_pareto_k(res)
         if eval_spec.get("ppc", True):

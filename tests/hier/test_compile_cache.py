@@ -88,7 +88,8 @@ _CHILD = textwrap.dedent("""
         worst = max(worst, abs(lp[0] - float(logp_pm(point))),
                     float(np.max(np.abs(grad - np.asarray(dlogp_pm(point))))))
     out["max_abs_diff"] = worst
-    idata = backend.sample(model, draws=200, tune=200, chains=2, random_state=seed, progressbar=False)
+    idata = backend.sample(model, draws=200, tune=200, chains=2, random_state=seed, progressbar=False,
+                           compile_backend="numba")
     out["backend"] = idata.posterior.attrs["compile_backend"]
     out["mu"] = np.asarray(idata.posterior["mu"]).ravel()[:50].tolist()
     print("RESULT" + json.dumps(out))
@@ -103,16 +104,22 @@ def _child(env: dict, y: list, seed: int) -> dict:
     return json.loads(line[len("RESULT"):])
 
 
+@pytest.fixture(autouse=True)
+def _private_key_dir(tmp_path, monkeypatch):
+    # never the user's own signing key
+    monkeypatch.setenv("PROBWB_CACHE_KEY_DIR", str(tmp_path / "keys"))
+
+
 def test_cached_code_in_a_fresh_process_matches_pymc_and_fresh_compilation(tmp_path, monkeypatch):
     monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PROBWB_COMPILE_CACHE", "1")
     model = meta_analysis_model(Y, SE)
     fresh = backend.sample(model, draws=200, tune=200, chains=2, random_state=5, progressbar=False,
                            compile_backend="numba")
-    assert len(list((tmp_path / "nutpie-numba").glob("*.pkl"))) == 1
+    assert len(list((tmp_path / "nutpie-numba").glob("*.pwbc"))) == 1
     env = dict(os.environ)
     out = _child(env, Y, 5)
-    assert out["from_cache"] and out["backend"] == "numba"  # "auto" picks the cached numba code
+    assert out["from_cache"] and out["backend"] == "numba"  # the numba backend loads the cached code
     assert out["max_abs_diff"] < 1e-9
     # same code, same initial-point function, same seed: the same draws as the freshly compiled model
     np.testing.assert_allclose(out["mu"], np.asarray(fresh.posterior["mu"]).ravel()[:50], rtol=0, atol=1e-12)
@@ -139,8 +146,88 @@ def test_prune_keeps_the_most_recent(tmp_path):
     import time
 
     for i in range(5):
-        (tmp_path / f"{i}.pkl").write_bytes(b"x")
+        (tmp_path / f"{i}.pwbc").write_bytes(b"x")
         t = time.time() - 100 + i
-        os.utime(tmp_path / f"{i}.pkl", (t, t))
+        os.utime(tmp_path / f"{i}.pwbc", (t, t))
+    (tmp_path / "old.pkl").write_bytes(b"x")
     compile_cache._prune(tmp_path, keep=2)
-    assert sorted(f.name for f in tmp_path.glob("*.pkl")) == ["3.pkl", "4.pkl"]
+    assert sorted(f.name for f in tmp_path.iterdir() if f.is_file()) == ["3.pwbc", "4.pwbc"]
+
+
+class _Marker:
+    """Unpickling this creates a file: proof that a pickle was loaded."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _tiny_model():
+    with pm.Model() as model:
+        y = pm.Data("y", np.array([0.3, -0.1, 0.8]))
+        mu = pm.Normal("mu", 0.0, 3.0)
+        pm.Normal("obs", mu, 2.0, observed=y)
+    return model
+
+
+def test_unsigned_or_tampered_entries_are_never_unpickled(tmp_path, monkeypatch, caplog):
+    import pickle
+
+    monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PROBWB_COMPILE_CACHE", "1")
+    monkeypatch.setattr(compile_cache, "_LOADED", {})
+    folder = compile_cache.cache_dir()
+    folder.mkdir(parents=True)
+    key = "ab" * 32
+    marker = tmp_path / "ran"
+    evil = pickle.dumps(_Marker(str(marker)))
+    # the old unsigned format, a signed-looking entry with a made-up tag, and one signed with another key
+    (folder / f"{key}.pkl").write_bytes(evil)
+    assert compile_cache.lookup(key) is None
+    (folder / f"{key}.pwbc").write_bytes(compile_cache._MAGIC + b"\0" * 32 + evil)
+    assert compile_cache.lookup(key) is None
+    (folder / f"{key}.pwbc").write_bytes(compile_cache._MAGIC + compile_cache._tag(b"k" * 32, key, evil) + evil)
+    with caplog.at_level("WARNING", logger="probwb.hier"):
+        assert compile_cache.lookup(key) is None
+    assert not marker.exists()
+    assert not list(folder.iterdir())  # every bad entry was deleted
+    assert "HMAC does not match" in caplog.text
+    # the key lives outside the cache folder, readable by its owner only
+    kp = compile_cache.key_path()
+    assert kp.is_file() and (kp.stat().st_mode & 0o777) == 0o600 and folder not in kp.parents
+    # a correctly signed entry is trusted: proof that the check, not a blanket refusal, stopped the others
+    (folder / f"{key}.pwbc").write_bytes(compile_cache._MAGIC
+                                         + compile_cache._tag(compile_cache._secret(), key, evil) + evil)
+    compile_cache.lookup(key)
+    assert marker.exists()
+
+
+def test_a_key_file_others_can_read_turns_the_cache_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
+    kp = compile_cache.key_path()
+    assert compile_cache._secret() is not None
+    kp.chmod(0o644)
+    assert compile_cache._secret() is None
+    monkeypatch.setenv("PROBWB_CACHE_KEY_DIR", str(compile_cache.cache_dir()))
+    assert compile_cache._secret() is None
+
+
+def test_a_damaged_entry_is_rebuilt_and_the_fit_succeeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PROBWB_COMPILE_CACHE", "1")
+    monkeypatch.setattr(compile_cache, "_LOADED", {})
+    model = _tiny_model()
+    backend._nutpie_numba_model(model)
+    (entry,) = compile_cache.cache_dir().glob("*.pwbc")
+    raw = bytearray(entry.read_bytes())
+    for pos in range(len(raw) // 2, len(raw) // 2 + 64):  # flip bytes inside the object code
+        raw[pos] ^= 0xFF
+    entry.write_bytes(bytes(raw))
+    monkeypatch.setattr(compile_cache, "_LOADED", {})  # as a fresh process would start
+    compiled = backend._nutpie_numba_model(_tiny_model())
+    assert not getattr(compiled, "_from_compile_cache", False)  # compiled again, not loaded
+    # and the rebuilt entry is valid again
+    monkeypatch.setattr(compile_cache, "_LOADED", {})
+    assert compile_cache.lookup(entry.stem) is not None

@@ -21,6 +21,16 @@ in ``$PROBWB_CACHE_DIR`` (default ``~/.cache/probwb``) under ``nutpie-numba/``; 
 ``PROBWB_COMPILE_CACHE=0`` to turn it off. At most ``MAX_ENTRIES`` entries are kept (least recently used
 go first); deleting the folder is always safe.
 
+Integrity: loading object code runs it, and the entries' Python parts are pickles, so an entry is loaded
+only when it carries a valid HMAC-SHA256 made with a per-user secret key kept outside the cache folder:
+``$PROBWB_CACHE_KEY_DIR/cache.key`` if that is set, else ``$XDG_CONFIG_HOME/probwb/cache.key`` (default
+``~/.config/probwb/cache.key``), created with mode 0600 on first use. The tag covers the entry's key and
+every byte of it and is checked before anything is unpickled or loaded; an entry that fails the check
+(tampered, damaged, written with another key, or of the old unsigned format) is deleted with a logged
+warning and the model is compiled again. A key file that others can read or write is not trusted (the
+cache is then off, with a warning). Someone who can write the key file can also write your Python
+packages; the key protects against writers of the cache folder only.
+
 Not every model can be cached: numba refuses to cache code that embeds process-specific addresses, which
 is what PyTensor's numba backend produces for some special functions (the BG/NBD likelihood's, for one).
 Such models compile in every process, as without this cache.
@@ -29,9 +39,12 @@ Such models compile in every process, as without this cache.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
 import pickle
+import secrets
+import stat
 import sys
 import threading
 from dataclasses import dataclass
@@ -44,7 +57,9 @@ logger = logging.getLogger("probwb.hier")
 
 __all__ = ["cache_dir", "model_key", "load", "store", "clear"]
 
-_FORMAT = 1
+_FORMAT = 2
+_MAGIC = b"PROBWB-COMPILE-CACHE\x00v2\n"
+_SUFFIX = ".pwbc"
 _LOCK = threading.Lock()
 # key -> _Entry: code loaded (or compiled) in this process. Loading the same object code twice into one
 # process would define its symbols twice, so every later model with that key reuses the first load.
@@ -87,10 +102,67 @@ def clear() -> int:
     d = cache_dir()
     n = 0
     if d.is_dir():
-        for f in d.glob("*.pkl"):
+        for f in [*d.glob(f"*{_SUFFIX}"), *d.glob("*.pkl")]:
             f.unlink(missing_ok=True)
             n += 1
     return n
+
+
+# --------------------------------------------------------------------------------------------- signing
+def key_path() -> Path:
+    """Return the per-user secret key file that signs cache entries (kept outside the cache folder)."""
+    root = os.environ.get("PROBWB_CACHE_KEY_DIR")
+    if root:
+        return Path(root) / "cache.key"
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "probwb"
+    return base / "cache.key"
+
+
+def _secret() -> bytes | None:
+    """Return the signing key, creating it (mode 0600) on first use; None when it cannot be trusted."""
+    path = key_path()
+    try:
+        if path.resolve().is_relative_to(cache_dir().resolve()):
+            logger.warning("compile cache off: its key file %s lies inside the cache folder %s", path, cache_dir())
+            return None
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it just now
+            else:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(32))
+        st = os.stat(path, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            logger.warning("compile cache off: key file %s must be a regular file of yours with mode 0600 "
+                           "(found mode %o)", path, stat.S_IMODE(st.st_mode))
+            return None
+        key = path.read_bytes()
+    except OSError as exc:
+        logger.warning("compile cache off: cannot use the key file %s (%s)", path, exc)
+        return None
+    if len(key) < 32:
+        logger.warning("compile cache off: key file %s holds %d bytes, expected 32", path, len(key))
+        return None
+    return key
+
+
+def _tag(secret: bytes, key: str, payload: bytes) -> bytes:
+    return hmac.new(secret, _MAGIC + key.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
+def _entry_path(key: str) -> Path:
+    return cache_dir() / f"{key}{_SUFFIX}"
+
+
+def _drop(path: Path, why: str) -> None:
+    logger.warning("compile cache: deleting entry %s (%s); the model is compiled again", path.name, why)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 # --------------------------------------------------------------------------------------------- keys
@@ -274,12 +346,15 @@ def store(key: str, compiled: Any, shared_names: list[str]) -> bool:
     if missing:
         logger.debug("not caching: shared data %s not found in the model graph", missing)
         return False
+    secret = _secret()
+    if secret is None:
+        return False
     try:
-        blob = pickle.dumps({"key": key, "meta": meta, "logp": _serialise(compiled.compiled_logp_func),
-                             "expand": _serialise(compiled.compiled_expand_func)})
-        path = cache_dir() / f"{key}.pkl"
+        payload = pickle.dumps({"key": key, "meta": meta, "logp": _serialise(compiled.compiled_logp_func),
+                                "expand": _serialise(compiled.compiled_expand_func)})
+        path = _entry_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, blob)
+        atomic_write_bytes(path, _MAGIC + _tag(secret, key, payload) + payload)
         logger.info("cached nutpie's numba compilation in %s", path)
         _prune(path.parent)
         return True
@@ -294,7 +369,9 @@ MAX_ENTRIES = 200
 
 def _prune(folder: Path, keep: int | None = None) -> None:
     keep = MAX_ENTRIES if keep is None else keep
-    files = sorted(folder.glob("*.pkl"), key=lambda f: f.stat().st_mtime, reverse=True)
+    for old in folder.glob("*.pkl"):  # unsigned entries of the first format are never loaded
+        old.unlink(missing_ok=True)
+    files = sorted(folder.glob(f"*{_SUFFIX}"), key=lambda f: f.stat().st_mtime, reverse=True)
     for f in files[keep:]:
         f.unlink(missing_ok=True)
 
@@ -320,18 +397,38 @@ def lookup(key: str) -> _Entry | None:
         entry = _LOADED.get(key)
         if entry is not None:
             return entry
-        path = cache_dir() / f"{key}.pkl"
+        old = cache_dir() / f"{key}.pkl"
+        if old.is_file():
+            _drop(old, "unsigned entry of the old format")
+        path = _entry_path(key)
         if not path.is_file():
             return None
+        secret = _secret()
+        if secret is None:
+            return None
         try:
-            with open(path, "rb") as fh:
-                blob = pickle.load(fh)
+            raw = path.read_bytes()
+        except OSError as exc:
+            logger.warning("compile cache: cannot read %s (%s)", path.name, exc)
+            return None
+        head = len(_MAGIC) + 32
+        if len(raw) <= head or not raw.startswith(_MAGIC):
+            _drop(path, "not a signed entry")
+            return None
+        payload = raw[head:]
+        # verified before anything in the entry is unpickled or loaded
+        if not hmac.compare_digest(raw[len(_MAGIC):head], _tag(secret, key, payload)):
+            _drop(path, "its HMAC does not match: tampered, damaged or signed with another key")
+            return None
+        try:
+            blob = pickle.loads(payload)
             if blob.get("key") != key:
+                _drop(path, "it holds another key")
                 return None
             entry = _Entry(_restore(blob["logp"]), _restore(blob["expand"]), blob["meta"])
             os.utime(path)  # recently used: kept longest by _prune
-        except Exception as exc:  # noqa: BLE001 - a damaged or foreign entry is simply a miss
-            logger.warning("ignoring unreadable compile-cache entry %s (%s)", path.name, exc)
+        except Exception as exc:  # noqa: BLE001 - a damaged entry is a miss, then rebuilt
+            _drop(path, f"unreadable: {exc}")
             return None
         _LOADED[key] = entry
         return entry

@@ -220,3 +220,20 @@ def test_pooled_loo_is_per_patient_and_equals_the_unpooled_model(readmit, cohort
     np.testing.assert_allclose(res.loo_i, ref.loo_i, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(res.pareto_k, ref.pareto_k, rtol=1e-6, atol=1e-8)
     assert res.pareto_k_counts == ref.pareto_k_counts
+
+
+def test_pooled_fit_stores_row_log_likelihood_for_compare(readmit):
+    # fit(log_likelihood=True) stores what this helper adds: one column per row, so compare() between a
+    # pooled and an unpooled model scores the same observations.
+    import arviz as az
+
+    from probwb import diagnostics
+
+    idata = az.InferenceData(posterior=readmit.idata_.posterior)
+    readmit._store_log_likelihood(idata)
+    assert idata.log_likelihood["obs_y"].shape == (2, 500, readmit.n_obs_)
+    direct = diagnostics.loo(idata, warn=False)
+    res = readmit.loo()
+    assert direct.n_obs == res.n_obs
+    np.testing.assert_allclose([direct.elpd_loo, direct.se, direct.p_loo], [res.elpd_loo, res.se, res.p_loo],
+                               rtol=1e-10)

@@ -414,7 +414,8 @@ class HierarchicalGLM:
         :func:`probwb.hier.backend.sample`.
 
         Emits :class:`probwb.errors.SamplingWarning` when the diagnostics verdict is not "ok".
-        ``log_likelihood=True`` also stores pointwise log-likelihoods (for :meth:`loo`).
+        ``log_likelihood=True`` also stores pointwise log-likelihoods, one per training row even when
+        rows were pooled (for :func:`probwb.diagnostics.compare` against other models).
         """
         from probwb import diagnostics
         from probwb.hier import backend
@@ -438,9 +439,28 @@ class HierarchicalGLM:
         self.group_counts_ = {g: np.bincount(design.group_idx[g], minlength=len(v))
                               for g, v in design.info.group_levels.items()}
         if log_likelihood:
-            backend.add_log_likelihood(model, idata)
+            self._store_log_likelihood(idata)
         self.diagnostics_ = diagnostics.check(idata, var_names=self.param_names(), warn=True)
         return self
+
+    def _store_log_likelihood(self, idata: Any) -> None:
+        """Add the per-row pointwise log-likelihood to ``idata`` (for :func:`probwb.diagnostics.compare`).
+
+        A pooled fit stores one column per training row, not per cell, so that comparing it with an
+        unpooled model compares like with like (this costs draws x rows doubles).
+        """
+        import xarray as xr
+
+        from probwb.hier import backend
+
+        if getattr(self, "cell_of_row_", None) is None:
+            backend.add_log_likelihood(self._model(), idata)
+            return
+        units, unit_of_row, _ = self._row_loglik_units()
+        rows = units.log_likelihood["obs_y"].isel(unit=xr.DataArray(unit_of_row, dims="obs"))
+        if "log_likelihood" in idata.groups():
+            del idata["log_likelihood"]
+        idata.add_groups(log_likelihood=xr.Dataset({"obs_y": rows.drop_vars("unit", errors="ignore")}))
 
     def loo(self, pointwise: bool = False) -> Any:
         """Return PSIS-LOO (:class:`probwb.diagnostics.LooResult`) of the fitted model, per training row.

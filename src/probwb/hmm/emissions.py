@@ -5,6 +5,11 @@ column into floats, NaN = not observed), ``init`` (starting parameters from the 
 (``(M, S)`` log-likelihood matrix, zero where not observed), ``mstep`` (new parameters from the data and
 state posteriors), ``sample``, ``order_key`` (a per-state number used to order states), ``mean``
 (expected observation per state) and ``permute``. Adding an emission type means adding one class.
+
+For parameter uncertainty (:mod:`probwb.hmm.uncertainty`) each class also maps its parameters to an
+unconstrained vector (``theta`` / ``set_theta``), gives the gradient of the expected complete-data
+log-likelihood in that vector (``theta_score``; by Fisher's identity, the gradient of the log-likelihood
+itself when the posteriors are exact), and lists the quantities it reports with their link (``report``).
 """
 
 from __future__ import annotations
@@ -69,6 +74,23 @@ class Emission(abc.ABC):
     @abc.abstractmethod
     def set_params(self, **params: Any) -> None:
         """Set parameters (arrays with one entry per state along the first axis)."""
+
+    @abc.abstractmethod
+    def theta(self) -> np.ndarray:
+        """Return the parameters as an unconstrained vector (fixing which entries are free on first call)."""
+
+    @abc.abstractmethod
+    def set_theta(self, theta: np.ndarray) -> None:
+        """Set the parameters from a vector laid out as :meth:`theta` returns it."""
+
+    @abc.abstractmethod
+    def theta_score(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """Return the gradient in ``theta`` of ``sum_t sum_s gamma[t, s] log p(x_t | s)`` (NaN rows skipped)."""
+
+    @abc.abstractmethod
+    def report(self) -> list[tuple[str, int, str, float, str]]:
+        """Return the reported quantities as ``(name, state, symbol, value, link)``; link is ``"log"``,
+        ``"logit"``, ``"identity"``, or ``"none"`` for a value on the boundary (no Wald interval)."""
 
     # -- shared ------------------------------------------------------------------------------------
     def loglik(self, x: np.ndarray) -> np.ndarray:
@@ -181,6 +203,19 @@ class PoissonEmission(Emission):
             raise ModelError(f"column {self.column!r}: Poisson rates must be finite and >= 0, found {rates}")
         self.rates_ = rates
 
+    def theta(self) -> np.ndarray:
+        return np.log(np.maximum(self.rates_, 1e-300))
+
+    def set_theta(self, theta: np.ndarray) -> None:
+        self.rates_ = np.exp(theta)
+
+    def theta_score(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        obs = ~np.isnan(x)
+        return ((x[obs][:, None] - self.rates_[None, :]) * gamma[obs]).sum(axis=0)
+
+    def report(self) -> list[tuple[str, int, str, float, str]]:
+        return [("rates", s, "", float(r), "log" if r > 0 else "none") for s, r in enumerate(self.rates_)]
+
 
 class GaussianEmission(Emission):
     """Real values: ``x | state s ~ Normal(means_[s], covars_[s])`` (``covars_`` are variances)."""
@@ -246,6 +281,23 @@ class GaussianEmission(Emission):
                 f"found means {means.shape}, covars {covars}"
             )
         self.means_, self.covars_ = means, covars
+
+    def theta(self) -> np.ndarray:
+        return np.concatenate([self.means_, np.log(self.covars_)])
+
+    def set_theta(self, theta: np.ndarray) -> None:
+        S = theta.shape[0] // 2
+        self.means_, self.covars_ = theta[:S].copy(), np.exp(theta[S:])
+
+    def theta_score(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        obs = ~np.isnan(x)
+        g, z = gamma[obs], x[obs][:, None] - self.means_[None, :]
+        var = self.covars_[None, :]
+        return np.concatenate([(g * z / var).sum(axis=0), (g * (0.5 * z**2 / var - 0.5)).sum(axis=0)])
+
+    def report(self) -> list[tuple[str, int, str, float, str]]:
+        return ([("means", s, "", float(m), "identity") for s, m in enumerate(self.means_)]
+                + [("covars", s, "", float(v), "log") for s, v in enumerate(self.covars_)])
 
 
 class CategoricalEmission(Emission):
@@ -365,6 +417,41 @@ class CategoricalEmission(Emission):
         from probwb.core.validation import check_stochastic
 
         self.emissionprob_ = check_stochastic(emissionprob, name=f"emission probabilities of {self.column!r}")
+
+    def _theta_layout(self) -> tuple[np.ndarray, np.ndarray]:
+        # symbols a state never emits (probability 0 at the fit) stay at zero: their logit is -inf
+        if getattr(self, "_layout", None) is None:
+            support = self.emissionprob_ > 1e-10
+            ref = self.emissionprob_.argmax(axis=1)
+            free = support.copy()
+            free[np.arange(free.shape[0]), ref] = False
+            self._layout = (support, ref, free)
+        return self._layout[1], self._layout[2]
+
+    def theta(self) -> np.ndarray:
+        ref, free = self._theta_layout()
+        p = self.emissionprob_
+        return np.log(p / p[np.arange(p.shape[0]), ref][:, None])[free]
+
+    def set_theta(self, theta: np.ndarray) -> None:
+        ref, free = self._theta_layout()
+        logits = np.full(free.shape, -np.inf)
+        logits[np.arange(free.shape[0]), ref] = 0.0
+        logits[free] = theta
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        self.emissionprob_ = e / e.sum(axis=1, keepdims=True)
+
+    def theta_score(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        _, free = self._theta_layout()
+        obs = ~np.isnan(x)
+        codes, g = x[obs].astype(np.int64), gamma[obs]
+        counts = np.stack([np.bincount(codes, weights=g[:, s], minlength=free.shape[1]) for s in range(free.shape[0])])
+        return (counts - counts.sum(axis=1, keepdims=True) * self.emissionprob_)[free]
+
+    def report(self) -> list[tuple[str, int, str, float, str]]:
+        return [("emissionprob", s, str(sym), float(self.emissionprob_[s, k]),
+                 "logit" if 0 < self.emissionprob_[s, k] < 1 else "none")
+                for s in range(self.emissionprob_.shape[0]) for k, sym in enumerate(self.symbols_)]
 
 
 EMISSIONS: dict[str, type[Emission]] = {

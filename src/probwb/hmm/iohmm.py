@@ -22,11 +22,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from probwb.errors import DataError, StateError
 
 __all__ = ["InputEncoder", "LogitTransitions"]
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    """Log-sum-exp along ``axis`` keeping the axis; rows of all ``-inf`` give ``-inf`` (plain numpy: scipy's
+    array-API dispatch cost more than the sum itself in EM's inner loop)."""
+    m = a.max(axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m
 
 
 class InputEncoder:
@@ -135,7 +143,7 @@ class LogitTransitions:
         coef = np.where(self.mask[None], self.coef_, 0.0)
         logits = self.intercept_[None] + np.einsum("pk,kij->pij", X, coef)
         with np.errstate(invalid="ignore"):
-            out = np.exp(logits - logsumexp(logits, axis=2, keepdims=True))
+            out = np.exp(logits - _logsumexp(logits, axis=2))
         return np.where(self.mask[None], out, 0.0)
 
     def n_params(self) -> int:
@@ -188,7 +196,7 @@ class LogitTransitions:
                           na: int = allowed.size, pen: np.ndarray = pen) -> tuple[float, np.ndarray]:
                 full = np.zeros((Xd.shape[0], na))
                 full[:, pos_free] = Xd @ th
-                logp = full - logsumexp(full, axis=1, keepdims=True)
+                logp = full - _logsumexp(full, axis=1)
                 return float(-(c_allowed * logp).sum() + 0.5 * (pen * th**2).sum()), logp
 
             theta = np.vstack([self.intercept_[i, free][None, :], self.coef_[:, i, free]])

@@ -929,6 +929,18 @@ class HMM:
         return pd.DataFrame(A, index=pd.Index(self.state_names_, name="from"),
                             columns=pd.Index(self.state_names_, name="to"))
 
+    def intervals(self, data: Any, level: float = 0.9) -> pd.DataFrame:
+        """Return every fitted parameter with a standard error and a ``level`` confidence interval.
+
+        Wald intervals from the observed information of ``data`` (the data the model was fitted to) on
+        an unconstrained scale, mapped back by the delta method (see :mod:`probwb.hmm.uncertainty`).
+        Rows as :meth:`summary` (``block, state, name, value``) plus ``se`` (link scale), ``lower``,
+        ``upper`` and ``link``; input effects are the ``logit:<feature>`` blocks.
+        """
+        from probwb.hmm.uncertainty import wald_intervals
+
+        return wald_intervals(self, data, level)
+
     def summary(self) -> pd.DataFrame:
         """Return every fitted parameter as rows ``(block, state, name, value)``."""
         self._check_fitted()

@@ -114,27 +114,6 @@ def _nutpie_numba_model(model: Any) -> Any:
     return compiled
 
 
-def _load_cached_numba(model: Any) -> bool:
-    """Put nutpie's numba compilation of ``model`` into the per-model cache if probwb's on-disk compile cache
-    (or this process) has it; return True when it is there."""
-    from probwb.hier import compile_cache
-
-    if ("numba",) in _NUTPIE_CACHE.get(model, {}):
-        return True
-    if not (_has("numba") and compile_cache.enabled()):
-        return False
-    try:
-        compiled, _, _ = compile_cache.load(model)
-    except Exception as exc:  # noqa: BLE001 - choosing a backend must never fail a fit
-        logger.debug("compile-cache lookup failed: %s", exc)
-        return False
-    if compiled is None:
-        return False
-    object.__setattr__(compiled, "_from_compile_cache", True)
-    _NUTPIE_CACHE.setdefault(model, {})[("numba",)] = compiled
-    return True
-
-
 def _nutpie_c_model(model: Any) -> Any:
     """Build a nutpie model whose log density and gradient are PyTensor's C-compiled functions.
 
@@ -192,6 +171,20 @@ def _nutpie_c_model(model: Any) -> Any:
     return compiled
 
 
+def auto_backend(model: Any) -> str:
+    """Return the nutpie compile backend ``compile_backend="auto"`` uses for ``model``: "numba" when numba
+    is installed and the model's ``pm.Data`` hold more than ``NUMBA_DATA_SIZE`` values, else "c".
+
+    The choice depends on what is installed and on the model's data size only, never on what is cached
+    (on disk or from an earlier fit of the same model object): the C and numba densities round differently,
+    so a cache-dependent choice gave different draws for the same ``random_state`` on a warm cache.
+    """
+    if not _has("numba"):
+        return "c"
+    size = sum(int(np.size(v)) for v in _current_data(model).values())
+    return "numba" if size > NUMBA_DATA_SIZE else "c"
+
+
 def _current_data(model: Any) -> dict[str, np.ndarray]:
     """Current values of the model's pm.Data containers (they may have changed since compilation)."""
     return {var.name: np.asarray(var.get_value()) for var in model.data_vars}
@@ -229,9 +222,10 @@ def sample(
     "numba" has numba compile the density (nutpie's own default: the fastest gradients, after 4-15 seconds
     of compilation the first time a model structure is seen; probwb keeps the compiled code on disk, see
     :mod:`probwb.hier.compile_cache`, so later fits of the same structure, in any process and with any
-    ``pm.Data`` values, load it in a fraction of a second); "auto" (default) picks "numba" when that
-    compiled code is already cached or the model holds more than ``NUMBA_DATA_SIZE`` data values (an
-    expensive density, where gradient speed repays compilation), and "c" otherwise.
+    ``pm.Data`` values, load it in a fraction of a second); "auto" (default) picks "numba" when the model
+    holds more than ``NUMBA_DATA_SIZE`` data values (an expensive density, where gradient speed repays
+    compilation), and "c" otherwise (see :func:`auto_backend`): by installed packages and data size only,
+    never by cache state, so the same ``random_state`` gives the same draws on a cold or a warm cache.
     """
     if compile_backend not in ("auto", "c", "numba"):
         raise DataError(f"compile_backend must be 'auto', 'c' or 'numba', found {compile_backend!r}")
@@ -246,12 +240,7 @@ def sample(
     had = set(_NUTPIE_CACHE.get(model, {}))
     t_prep = time.perf_counter()
     if compile_backend == "auto":
-        # A model object keeps the backend it was first compiled with (refits only swap pm.Data values).
-        compile_backend = "numba" if ("numba",) in had else "c"
-        if not had and sampler == "nutpie" and _has("nutpie"):
-            size = sum(int(np.size(v)) for v in _current_data(model).values())
-            if size > NUMBA_DATA_SIZE or _load_cached_numba(model):
-                compile_backend = "numba"
+        compile_backend = auto_backend(model) if sampler == "nutpie" else "c"
     compile_time = 0.0
 
     if sampler == "nutpie":

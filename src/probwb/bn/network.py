@@ -18,7 +18,7 @@ from probwb.bn import kernels, learning
 from probwb.bn.learning import _unique_masks, _unique_rows
 from probwb.core.io import load_model, save_model
 from probwb.core.random import check_random_state
-from probwb.core.validation import check_dataframe, closest_match, plain_number, short_repr
+from probwb.core.validation import check_dataframe, check_known_keys, closest_match, plain_number, short_repr
 from probwb.errors import (
     DataError,
     ImpossibleEvidenceError,
@@ -710,6 +710,9 @@ class BayesNet:
         if w.shape != (len(data),) or (w < 0).any() or not np.isfinite(w).all():
             raise DataError(f"weights must be {len(data)} non-negative finite numbers")
 
+        if method != "mle" and isinstance(prior, Mapping):
+            check_known_keys(prior, self._names, where="prior", what="node", default="BDeu", error=StateError,
+                             logger=logger)
         priors: list[np.ndarray | None] = []
         for v, n in enumerate(self._names):
             shape = tuple(self._cards[p] for p in self._parents[v]) + (self._cards[v],)

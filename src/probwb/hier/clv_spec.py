@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from probwb.core.random import check_random_state
-from probwb.core.validation import closest_match
+from probwb.core.validation import check_known_keys, closest_match
 from probwb.errors import SpecError
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
@@ -90,6 +90,9 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
                 extra = f" (did you mean {section}.{hint}?)" if hint else ""
                 raise SpecError(f"{section}.{key}: unknown key{extra}; valid keys here: {', '.join(keys)}")
     model = spec.get("model") or {}
+    if isinstance(model.get("covariates"), Mapping):
+        check_known_keys(model["covariates"], ("purchase", "dropout"), where="model.covariates",
+                         what="process", default="no covariates", logger=logger)
     _choice(model.get("purchase_model", "bgnbd"), PURCHASE_MODELS, "model.purchase_model")
     _choice(model.get("spend_model", "gamma_gamma"), SPEND_MODELS, "model.spend_model")
     fit = spec.get("fit") or {}

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from probwb.core.random import check_random_state, seed_from
+from probwb.core.validation import check_known_keys
 from probwb.errors import SpecError
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
@@ -71,9 +72,12 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
     if "formula" not in model:
         raise SpecError("model.formula is missing: a hier spec needs a formula like 'y ~ x + (1 | group)'")
     try:
-        parse_formula(model["formula"])
+        parsed = parse_formula(model["formula"])
     except SpecError as exc:
         raise SpecError(f"model.formula: {exc}") from None
+    if "league_table" in model:
+        check_known_keys([model["league_table"]], [g.name for g in parsed.groups], where="model.league_table",
+                         what="grouping of the formula", log_left=False)
     family = model.get("family", "bernoulli")
     if family not in FAMILIES:
         raise SpecError(f"model.family must be one of {list(FAMILIES)}, found {family!r}")

@@ -19,6 +19,7 @@ from probwb.core.validation import (
     PROB_ATOL,
     check_columns,
     check_dataframe,
+    check_known_keys,
     closest_match,
     plain_number,
     short_repr,
@@ -231,8 +232,13 @@ class MDP:
         if isinstance(rewards, pd.DataFrame):
             df = rewards
             if self._states is not None:
+                # an index row that is no state (a typo) would be dropped by reindex without a word
+                check_known_keys(list(df.index), self._states, where="rewards DataFrame index", what="state",
+                                 error=StateError, log_left=False)
                 df = df.reindex(index=[s for s in self._states])
             if self._actions is not None:
+                check_known_keys(list(df.columns), self._actions, where="rewards DataFrame columns",
+                                 what="action", error=StateError, log_left=False)
                 missing = [a for a in self._actions if a not in df.columns]
                 if missing:
                     raise StateError(f"rewards DataFrame has no column for action(s) {missing}")

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from probwb.core.random import RandomState, check_random_state, seed_from
-from probwb.errors import DataError, ModelError, NotFittedError, SamplingWarning
+from probwb.errors import DataError, ModelError, NotFittedError, SamplingWarning, SpecError
 from probwb.hmm.model import HMM
 
 __all__ = ["BayesianHMM"]
@@ -80,6 +80,45 @@ def _forward_loglik(start: Any, trans: Any, loglik: Any, lengths: np.ndarray, pa
     return cls(lengths, pattern, weights, n_levels)(start, trans, loglik)[0]
 
 
+_PRIOR_DISTS = {"startprob": "dirichlet", "transmat": "dirichlet", "means": "normal", "sd": "halfnormal",
+                "lograte": "normal", "probs": "dirichlet"}
+_PRIOR_PARAMS = {"dirichlet": ("a",), "normal": ("mu", "sigma"), "halfnormal": ("sigma",)}
+_FIXED_KINDS = {"gaussian": ("means", "sd"), "poisson": ("rates",), "categorical": ("probs",)}
+_PRIOR_KINDS = {"gaussian": ("means", "sd"), "poisson": ("lograte",), "categorical": ("probs",)}
+
+
+def _valid_keys(front: HMM, table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Return key -> parameter kind for the model's emission columns (plus start and transitions)."""
+    keys = {"startprob": "startprob", "transmat": "transmat"}
+    for col, em in front._emissions.items():
+        for kind in table[em.kind]:
+            keys[f"{col}_{kind}"] = kind
+    return keys
+
+
+def _check_key(key: str, valid: dict[str, str], what: str) -> None:
+    if key not in valid:
+        from probwb.core.validation import closest_match
+
+        hint = closest_match(key, list(valid))
+        raise SpecError(f"unknown {what} key {key!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+                        + f"; expected one of {sorted(valid)}")
+
+
+def _shaped(key: str, value: Any, shape: tuple[int, ...], *, positive: bool = False) -> np.ndarray:
+    """Broadcast a number or array to ``shape``; raise SpecError naming the key otherwise."""
+    try:
+        arr = np.asarray(value, dtype=float)
+        out = np.broadcast_to(arr, shape).astype(float) if arr.ndim <= len(shape) else None
+    except (TypeError, ValueError):
+        out = None
+    if out is None or (arr.ndim not in (0, len(shape)) and arr.shape != shape):
+        raise SpecError(f"{key}: expected a number or an array of shape {shape}, found {value!r}")
+    if not np.isfinite(out).all() or (positive and (out <= 0).any()):
+        raise SpecError(f"{key}: expected {'positive ' if positive else ''}finite values, found {value!r}")
+    return out
+
+
 class BayesianHMM:
     """HMM with priors, fitted by NUTS.
 
@@ -87,10 +126,30 @@ class BayesianHMM:
     ----------
     n_states, state_names, emission, columns, id_col, time_col, absorbing, transmat_mask : as for
         :class:`probwb.hmm.HMM` (data handling and validation are shared with it).
+    time_gaps : ``"error"`` (default) raises a DataError naming the entity and times when an entity's time
+        column jumps by more than one grid step (the Bayesian forward pass has no matrix powers);
+        ``"consecutive"`` treats rows as consecutive steps. Fill unseen steps with rows of missing values to
+        model a jump exactly.
     inputs : at most one categorical column; each of its levels gets its own transition matrix.
     order_by : ``(column, "mean")`` or ``(column, "mean", "descending")`` on a Poisson or Gaussian column:
         the ordering constraint that fixes state labels (default: the first such column, ascending).
-    transition_prior, start_prior : Dirichlet concentrations (1 = uniform over the allowed moves).
+    transition_prior, start_prior : Dirichlet concentrations (1 = uniform over the allowed moves); the
+        defaults of the ``"transmat"`` and ``"startprob"`` priors.
+    priors : overrides of the default priors, keyed by parameter (unknown keys raise SpecError):
+
+        - ``"startprob"``: ``{"dist": "dirichlet", "a": number or (S,)}``
+        - ``"transmat"``: ``{"dist": "dirichlet", "a": number or (S, S)}`` (entries of forbidden moves ignored)
+        - ``"<col>_means"`` (Gaussian): ``{"dist": "normal", "mu": number or (S,), "sigma": number or (S,)}``;
+          default Normal(mean of the column, 2 x its sd)
+        - ``"<col>_sd"`` (Gaussian): ``{"dist": "halfnormal", "sigma": number or (S,)}``; default 2 x the column's sd
+        - ``"<col>_lograte"`` (Poisson, log of the rates): ``{"dist": "normal", "mu": ..., "sigma": ...}``;
+          default Normal(log of the column's mean, 2)
+        - ``"<col>_probs"`` (categorical): ``{"dist": "dirichlet", "a": number or (S, K)}``; default 1
+
+    fixed : parameters held at given values instead of sampled: ``"startprob"`` (S,), ``"transmat"``
+        (S, S), ``"<col>_means"``, ``"<col>_sd"`` (number or (S,)), ``"<col>_rates"`` (S,), ``"<col>_probs"``
+        (S, K). Values are validated; a fixed parameter has no prior and no diagnostics. Fixing the ordered
+        column's means or rates also fixes the state labels, so no ordering constraint is added then.
     draws, tune, chains, target_accept : NUTS settings. ``sampler``: "auto" (= PyMC's NUTS), "pymc" or
         "nutpie"; ``init``: PyMC's initialisation / mass-matrix adaptation
         (e.g. "jitter+adapt_full" for a dense mass matrix, worthwhile for these small, correlated posteriors).
@@ -105,12 +164,15 @@ class BayesianHMM:
         columns: list[str] | None = None,
         id_col: str = "id",
         time_col: str = "time",
+        time_gaps: str = "error",
         inputs: str | None = None,
         absorbing: list[str] | None = None,
         transmat_mask: Any = None,
         order_by: tuple | None = None,
         transition_prior: float = 1.0,
         start_prior: float = 1.0,
+        priors: dict[str, dict[str, Any]] | None = None,
+        fixed: dict[str, Any] | None = None,
         draws: int = 500,
         tune: int = 500,
         chains: int = 2,
@@ -126,12 +188,15 @@ class BayesianHMM:
         self.columns = columns
         self.id_col = id_col
         self.time_col = time_col
+        self.time_gaps = time_gaps
         self.inputs = inputs
         self.absorbing = absorbing
         self.transmat_mask = transmat_mask
         self.order_by = order_by
         self.transition_prior = transition_prior
         self.start_prior = start_prior
+        self.priors = priors
+        self.fixed = fixed
         self.draws = draws
         self.tune = tune
         self.chains = chains
@@ -146,8 +211,10 @@ class BayesianHMM:
         if self.inputs is not None and not isinstance(self.inputs, str):
             if len(self.inputs) != 1:
                 raise ModelError(f"BayesianHMM takes at most one (categorical) input column, found {self.inputs}")
+        if self.time_gaps not in ("error", "consecutive"):
+            raise ModelError(f"BayesianHMM time_gaps must be 'error' or 'consecutive', found {self.time_gaps!r}")
         return HMM(self.n_states, state_names=self.state_names, emission=self.emission, columns=self.columns,
-                   id_col=self.id_col, time_col=self.time_col, absorbing=self.absorbing,
+                   id_col=self.id_col, time_col=self.time_col, time_gaps=self.time_gaps, absorbing=self.absorbing,
                    transmat_mask=self.transmat_mask)
 
     def _prepare(self, data: Any) -> dict[str, Any]:
@@ -196,6 +263,74 @@ class BayesianHMM:
                 return c, False
         return None, False
 
+    # ------------------------------------------------------------------ priors and fixed values
+    def _resolve_priors(self, front: HMM, S: int, mask: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Return (priors with their parameters as arrays, fixed values), defaults filled in and checked."""
+        from probwb.core.validation import check_stochastic
+
+        seq_obs = self._prep["seq"].obs
+        priors: dict[str, dict[str, Any]] = {
+            "startprob": {"dist": "dirichlet", "a": np.full(S, float(self.start_prior))},
+            "transmat": {"dist": "dirichlet", "a": np.full((S, S), float(self.transition_prior))},
+        }
+        shapes: dict[str, tuple[int, ...]] = {"startprob": (S,), "transmat": (S, S)}
+        for col, em in front._emissions.items():
+            vals = seq_obs[col][~np.isnan(seq_obs[col])]
+            if em.kind == "poisson":
+                center = float(np.log(max(float(vals.mean()) if vals.size else 1.0, 1e-3)))
+                priors[f"{col}_lograte"] = {"dist": "normal", "mu": np.full(S, center), "sigma": np.full(S, 2.0)}
+                shapes[f"{col}_lograte"] = shapes[f"{col}_rates"] = (S,)
+            elif em.kind == "gaussian":
+                mu0, sd0 = float(vals.mean()), float(vals.std() or 1.0)
+                priors[f"{col}_means"] = {"dist": "normal", "mu": np.full(S, mu0), "sigma": np.full(S, 2 * sd0)}
+                priors[f"{col}_sd"] = {"dist": "halfnormal", "sigma": np.full(S, 2 * sd0)}
+                shapes[f"{col}_means"] = shapes[f"{col}_sd"] = (S,)
+            else:
+                K = len(em.symbols_)
+                priors[f"{col}_probs"] = {"dist": "dirichlet", "a": np.ones((S, K))}
+                shapes[f"{col}_probs"] = (S, K)
+        valid = _valid_keys(front, _PRIOR_KINDS)
+        for key, spec in (self.priors or {}).items():
+            _check_key(key, valid, "prior")
+            dist = _PRIOR_DISTS[valid[key]]
+            if not isinstance(spec, dict) or str(spec.get("dist", dist)).lower() != dist:
+                raise SpecError(f"prior {key!r}: expected a dict like {{'dist': {dist!r}, "
+                                f"{', '.join(repr(p) + ': ...' for p in _PRIOR_PARAMS[dist])}}}, found {spec!r}")
+            extra = set(spec) - {"dist", *_PRIOR_PARAMS[dist]}
+            if extra:
+                raise SpecError(f"prior {key!r}: unknown parameter(s) {sorted(extra)} for {dist!r}; "
+                                f"expected {list(_PRIOR_PARAMS[dist])}")
+            for par in _PRIOR_PARAMS[dist]:
+                if par in spec:
+                    priors[key][par] = _shaped(f"prior {key!r} {par}", spec[par], shapes[key],
+                                               positive=par != "mu")
+        fixed: dict[str, np.ndarray] = {}
+        valid_fixed = _valid_keys(front, _FIXED_KINDS)
+        for key, value in (self.fixed or {}).items():
+            _check_key(key, valid_fixed, "fixed")
+            kind = valid_fixed[key]
+            if kind == "startprob":
+                arr = np.asarray(value, dtype=float)
+                if arr.shape != (S,):
+                    raise SpecError(f"fixed 'startprob': expected {S} probabilities, found shape {arr.shape}")
+                fixed[key] = check_stochastic(arr[None, :], name="fixed startprob")[0]
+            elif kind == "transmat":
+                arr = np.asarray(value, dtype=float)
+                if arr.shape != (S, S):
+                    raise SpecError(f"fixed 'transmat': expected shape ({S}, {S}), found {arr.shape}")
+                arr = check_stochastic(arr, name="fixed transmat", labels=list(self._prep["names"]))
+                if (arr[~mask] > 0).any():
+                    raise SpecError("fixed 'transmat' puts probability on a move that transmat_mask/absorbing forbid")
+                fixed[key] = arr
+            elif kind == "probs":
+                arr = np.asarray(value, dtype=float)
+                if arr.shape != shapes[key]:
+                    raise SpecError(f"fixed {key!r}: expected shape {shapes[key]}, found {arr.shape}")
+                fixed[key] = check_stochastic(arr, name=f"fixed {key}")
+            else:
+                fixed[key] = _shaped(f"fixed {key!r}", value, (S,), positive=kind in ("sd", "rates"))
+        return priors, fixed
+
     # ------------------------------------------------------------------ model
     def build_model(self, data: Any) -> Any:
         """Return the PyMC model for ``data`` (not sampled)."""
@@ -207,20 +342,31 @@ class BayesianHMM:
         seq, names, mask, front = prep["seq"], prep["names"], prep["mask"], prep["front"]
         S, N, T = len(names), prep["lengths"].shape[0], seq.max_len
         L = len(prep["levels"])
+        priors, fixed = self._resolve_priors(front, S, mask)
+        self._fixed_names = set(fixed)
         order_col, desc = self._order_column(front)
-        if order_col is None and self.absorbing is None and self.transmat_mask is None and S > 1:
+        if order_col is not None and ({f"{order_col}_means", f"{order_col}_rates"} & set(fixed)):
+            order_col = None  # fixed emission means already name the states
+        if (order_col is None and self.absorbing is None and self.transmat_mask is None and S > 1
+                and not ({f"{c}_{k}" for c in front._emissions for k in ("means", "rates", "probs")} & set(fixed))):
             warnings.warn("BayesianHMM: no Poisson/Gaussian column to order states by and no structural zeros; "
                           "state labels may switch between chains", SamplingWarning, stacklevel=3)
         coords = {"state": names, "from_state": names, "to_state": names, "input_level": [str(v) for v in
                                                                                             prep["levels"]]}
         valid = (np.arange(T)[None, :] < prep["lengths"][:, None])
         with pm.Model(coords=coords) as model:
-            start = pm.Dirichlet("startprob", a=np.full(S, float(self.start_prior)), dims="state")
+            if "startprob" in fixed:
+                start = pm.Deterministic("startprob", pt.as_tensor_variable(fixed["startprob"]), dims="state")
+            else:
+                start = pm.Dirichlet("startprob", a=priors["startprob"]["a"], dims="state")
             mats = []
             for lv in range(L):
                 rows = []
                 for i in range(S):
                     allowed = np.flatnonzero(mask[i])
+                    if "transmat" in fixed:
+                        rows.append(pt.as_tensor_variable(fixed["transmat"][i]))
+                        continue
                     if allowed.size == 1:
                         row = np.zeros(S)
                         row[allowed[0]] = 1.0
@@ -229,7 +375,7 @@ class BayesianHMM:
                     # named after the row so diagnostics read "trans_from_at_risk[20%]"; entries are the
                     # allowed destination states in order
                     label = f"trans_from_{names[i]}" + (f"[{prep['levels'][lv]}]" if L > 1 else "")
-                    w = pm.Dirichlet(label, a=np.full(allowed.size, float(self.transition_prior)))
+                    w = pm.Dirichlet(label, a=priors["transmat"]["a"][i, allowed])
                     rows.append(pt.set_subtensor(pt.zeros(S)[allowed], w))
                 mats.append(pt.stack(rows))
             trans = pm.Deterministic("transmat", pt.stack(mats), dims=("input_level", "from_state", "to_state"))
@@ -242,36 +388,48 @@ class BayesianHMM:
                 if em.kind == "poisson":
                     # ordering and prior on the log scale: rates near zero (a churned state) stay well
                     # inside the support, which keeps NUTS's step size reasonable
-                    center = float(np.log(max(np.nanmean(seq.obs[col]), 1e-3)))
-                    if col == order_col:
-                        lr = pm.Normal(f"{col}_lograte_sorted", mu=center, sigma=2.0, shape=S,
+                    pr = priors.get(f"{col}_lograte")
+                    if f"{col}_rates" in fixed:
+                        log_rates = pt.as_tensor_variable(np.log(fixed[f"{col}_rates"]))
+                    elif col == order_col:
+                        # the prior is stated per state in the user's order; the sorted draws run ascending
+                        mu, sd = (pr["mu"][::-1], pr["sigma"][::-1]) if desc else (pr["mu"], pr["sigma"])
+                        lr = pm.Normal(f"{col}_lograte_sorted", mu=mu, sigma=sd, shape=S,
                                        transform=pm.distributions.transforms.ordered,
-                                       initval=center + np.linspace(-2.0, 0.5, S))
+                                       initval=np.sort(mu) + np.linspace(-2.0, 0.5, S))
                         log_rates = lr[::-1] if desc else lr
                     else:
-                        log_rates = pm.Normal(f"{col}_lograte_free", mu=center, sigma=2.0, shape=S)
+                        log_rates = pm.Normal(f"{col}_lograte_free", mu=pr["mu"], sigma=pr["sigma"], shape=S)
                     rates = pt.exp(log_rates)
                     rates = pm.Deterministic(f"{col}_rates", rates, dims="state")
                     ll = xv[:, :, None] * log_rates[None, None, :] - rates[None, None, :] - gammaln(xv + 1.0)[:, :, None]
                 elif em.kind == "gaussian":
-                    vals = seq.obs[col][~np.isnan(seq.obs[col])]
-                    mu0, sd0 = float(vals.mean()), float(vals.std() or 1.0)
-                    if col == order_col:
-                        m = pm.Normal(f"{col}_means_sorted", mu=mu0, sigma=2 * sd0, shape=S,
+                    pm_, ps_ = priors.get(f"{col}_means"), priors.get(f"{col}_sd")
+                    if f"{col}_means" in fixed:
+                        means = pt.as_tensor_variable(fixed[f"{col}_means"])
+                    elif col == order_col:
+                        mu, sd = (pm_["mu"][::-1], pm_["sigma"][::-1]) if desc else (pm_["mu"], pm_["sigma"])
+                        m = pm.Normal(f"{col}_means_sorted", mu=mu, sigma=sd, shape=S,
                                       transform=pm.distributions.transforms.ordered,
-                                      initval=mu0 + np.linspace(-1, 1, S) * sd0)
+                                      initval=np.sort(mu) + np.linspace(-1, 1, S) * float(np.mean(sd)) / 2)
                         means = m[::-1] if desc else m
                     else:
-                        means = pm.Normal(f"{col}_means_free", mu=mu0, sigma=2 * sd0, shape=S)
+                        means = pm.Normal(f"{col}_means_free", mu=pm_["mu"], sigma=pm_["sigma"], shape=S)
                     means = pm.Deterministic(f"{col}_means", means, dims="state")
-                    sds = pm.HalfNormal(f"{col}_sd", sigma=2 * sd0, dims="state")
+                    if f"{col}_sd" in fixed:
+                        sds = pm.Deterministic(f"{col}_sd", pt.as_tensor_variable(fixed[f"{col}_sd"]), dims="state")
+                    else:
+                        sds = pm.HalfNormal(f"{col}_sd", sigma=ps_["sigma"], dims="state")
                     ll = (-0.5 * np.log(2 * np.pi) - pt.log(sds)[None, None, :]
                           - 0.5 * ((xv[:, :, None] - means[None, None, :]) / sds[None, None, :]) ** 2)
                 else:
-                    K = len(em.symbols_)
                     coords_sym = f"{col}_symbol"
                     model.add_coord(coords_sym, [str(s) for s in em.symbols_])
-                    probs = pm.Dirichlet(f"{col}_probs", a=np.ones((S, K)), dims=("state", coords_sym))
+                    if f"{col}_probs" in fixed:
+                        probs = pm.Deterministic(f"{col}_probs", pt.as_tensor_variable(fixed[f"{col}_probs"]),
+                                                 dims=("state", coords_sym))
+                    else:
+                        probs = pm.Dirichlet(f"{col}_probs", a=priors[f"{col}_probs"]["a"], dims=("state", coords_sym))
                     codes = xv.astype(np.int64)
                     ll = pt.log(probs).T[codes]  # (N, T, S)
                 loglik = loglik + pt.where(obs[:, :, None], ll, 0.0)
@@ -313,8 +471,9 @@ class BayesianHMM:
 
     def _var_names(self) -> list[str]:
         post = self.idata_.posterior
+        # fixed parameters are constants: R-hat and ESS are undefined for them
         return [v for v in post.data_vars if not v.endswith(("_sorted", "_free", "__"))
-                and not v.startswith("trans_")]
+                and not v.startswith("trans_") and v not in getattr(self, "_fixed_names", ())]
 
     def _diagnose(self) -> Any:
         try:

@@ -234,3 +234,21 @@ def test_interpretation_and_plots():
     with pytest.raises(DataError):
         regress_plot(res, kind="pie")
     assert "<table" in res._repr_html_() and "Intercept" in repr(res)
+
+
+def test_regress_runs_from_a_stats_spec():
+    from probwb.stats.spec import run_spec, validate_spec
+
+    spec = {"data": {"source": "simulate_patient_cohort", "args": {"n_patients": 600, "random_state": 3},
+                     "table": "patients"},
+            "model": {"kind": "stats"},
+            "tests": [{"test": "regress", "title": "Readmission (logistic, cluster-robust)",
+                       "args": {"formula": "readmitted ~ age_band + treatment", "family": "binomial",
+                                "cluster": "hospital_id"}}]}
+    validate_spec(spec)
+    out = run_spec(spec, quick=True, random_state=0)
+    res = out["tests"][0]
+    assert res.se_type == "cluster" and "odds_ratio" in out["tables"]["Readmission (logistic, cluster-robust)"]
+    assert out["text"][0].startswith("A binomial GLM with logit link for readmitted")
+    with pytest.raises(SpecError, match="did you mean 'family'"):
+        validate_spec({"tests": [{"test": "regress", "args": {"formula": "y ~ x", "famly": "poisson"}}]})

@@ -26,6 +26,7 @@ import pandas as pd
 from probwb.core.validation import closest_match
 from probwb.errors import SpecError
 from probwb.stats import ab, htests, posthoc
+from probwb.stats.regress import regress as _regress
 
 # the package re-exports the function ``anova``, which hides the module of the same name
 anova = importlib.import_module("probwb.stats.anova")
@@ -74,6 +75,7 @@ TESTS: dict[str, tuple[Callable[..., Any], str]] = {
     "rate_ab": (ab.rate_ab, "frame"),
     "spend_ab": (ab.spend_ab, "frame"),
     "ab": (ab.coupon_ab, "object"),
+    "regress": (_regress, "frame"),
 }
 
 SPEC_KEYS: dict[str, dict[str, Any]] = {

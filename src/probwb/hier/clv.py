@@ -383,6 +383,22 @@ def _weights(d: Mapping[str, Any]) -> np.ndarray:
     return d["weight"] if "weight" in d else np.ones(len(d["frequency"]))
 
 
+def _one_blas_thread() -> Any:
+    """Context that keeps BLAS on one thread, when threadpoolctl is installed.
+
+    scipy's L-BFGS-B calls BLAS on vectors of a few parameters; a multi-threaded OpenBLAS wakes its
+    pool at every call, which made a BG/NBD MLE fit on 800 customers cost 0.18 s of CPU instead of
+    0.07 s on a 2-core machine.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only a speed-up
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _numerical_hessian(f, x0: np.ndarray, step: float = 1e-4) -> np.ndarray:
     k = x0.size
     h = np.empty((k, k))
@@ -605,8 +621,9 @@ class _CLVModel(abc.ABC):
             return float(val) if np.isfinite(val) else 1e300
 
         x0 = np.zeros(k)
-        res = optimize.minimize(neg, x0, method="L-BFGS-B")
-        res = optimize.minimize(neg, res.x, method="BFGS", options={"gtol": 1e-6})
+        with _one_blas_thread():
+            res = optimize.minimize(neg, x0, method="L-BFGS-B")
+            res = optimize.minimize(neg, res.x, method="BFGS", options={"gtol": 1e-6})
         if not res.success and not np.isfinite(res.fun):
             raise ModelError(f"{type(self).__name__}: optimisation failed ({res.message})")
         if not res.success:

@@ -441,10 +441,10 @@ def _nb_dispersion(y: np.ndarray, x: np.ndarray, offset, warn: list[str]) -> tup
     from statsmodels.discrete.discrete_model import NegativeBinomial
 
     model = NegativeBinomial(y, x, loglike_method="nb2", offset=offset)
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        # only a start: whether theta converged is judged by the alternation below
+        warnings.simplefilter("ignore")
         start = model.fit(disp=0, maxiter=200)
-    _capture(rec, warn)
     alpha = float(start.params[-1])
     if not (np.isfinite(alpha) and alpha > 1e-8):
         raise ModelError(f"regress: the negative binomial dispersion estimate is {alpha!r}; the counts show no "
@@ -452,7 +452,10 @@ def _nb_dispersion(y: np.ndarray, x: np.ndarray, offset, warn: list[str]) -> tup
     theta = 1.0 / alpha
     converged = False
     for _ in range(100):
-        glm = sm.GLM(y, x, family=sm.families.NegativeBinomial(alpha=1.0 / theta), offset=offset).fit()
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            glm = sm.GLM(y, x, family=sm.families.NegativeBinomial(alpha=1.0 / theta), offset=offset).fit()
+        _capture(rec, warn)
         mu = np.asarray(glm.fittedvalues, float)
         opt = minimize_scalar(lambda lt, m=mu: -_nb_loglik_theta(math.exp(lt), y, m),
                               bounds=(math.log(theta) - 5, math.log(theta) + 5), method="bounded",

@@ -115,3 +115,12 @@ def test_parametric_models_stay_available_and_state_their_assumption(small_campa
         spend_ab(pd.DataFrame({"arm": ["a", "b", "b"], "spend": [1.0, 2.0, 3.0]}), "spend", "arm")
     with pytest.raises(DataError, match="finite"):
         bayesian_bootstrap_mean(np.array([1.0, np.inf]), 10)
+
+
+def test_small_arm_warns_what_the_bootstrap_cannot_see():
+    from probwb.errors import SmallSampleWarning
+
+    df = pd.DataFrame({"arm": ["a"] * 10 + ["b"] * 40, "spend": np.arange(50, dtype=float)})
+    with pytest.warns(SmallSampleWarning, match="arm 'a' has only 10 observations; the bootstrap posterior"):
+        res = spend_ab(df, "spend", "arm", n_draws=500, random_state=0)
+    assert len(res.warnings) == 1 and res.table.loc["a", "hdi_high"] <= 9.0

@@ -280,7 +280,9 @@ def spend_ab(data: pd.DataFrame, value: str, arm: str, *, model: str = "bootstra
                 raise DataError(f"spend_ab: arm {a!r} needs at least 2 distinct values, found {x.size} value(s)")
             draws[a] = _reference_normal(x, n_draws, rng)[0]
         if x.size < 30:
-            warn.append(f"arm {a!r} has only {x.size} observations; the posterior leans on the model form")
+            why = ("the bootstrap posterior cannot reach beyond its largest observed value" if model == "bootstrap"
+                   else "the posterior leans on the model form")
+            warn.append(f"arm {a!r} has only {x.size} observations; {why}")
         counts.append({"arm": a, "n": int(x.size), "n_positive": int(pos.size), "observed_mean": float(x.mean())})
     for w in warn:
         import warnings

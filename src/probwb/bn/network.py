@@ -368,7 +368,17 @@ class BayesNet:
             raise SpecError(f"unknown BN spec key(s) {sorted(unknown)}; allowed: nodes, name, title, "
                             "description")
         parents, states, cpts = {}, {}, {}
+        if not isinstance(spec["nodes"], Mapping):
+            raise SpecError(f"a BN spec's nodes must be a mapping name -> {{states, parents, cpt}}, found "
+                            f"{type(spec['nodes']).__name__} {short_repr(spec['nodes'])}")
         for name, node in spec["nodes"].items():
+            if not isinstance(node, Mapping):
+                raise SpecError(f"node {name!r} must be a mapping with states, parents and cpt, found "
+                                f"{type(node).__name__} {short_repr(node)}")
+            for key, kind in (("states", "state names"), ("parents", "parent nodes")):
+                if node.get(key) is not None and not isinstance(node[key], (list, tuple)):
+                    raise SpecError(f"node {name!r}: {key} must be a list of {kind}, found "
+                                    f"{type(node[key]).__name__} {short_repr(node[key])}")
             bad = set(node) - {"states", "parents", "cpt"}
             if bad:
                 raise SpecError(f"node {name!r}: unknown key(s) {sorted(bad)}; allowed: states, "

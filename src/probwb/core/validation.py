@@ -230,3 +230,30 @@ def check_size(value: object, *, name: str, minimum: int = 1, maximum: int = 10*
     if not minimum <= int(value) <= maximum:
         raise error(f"{name} must be a whole number in [{minimum}, {maximum:,}], found {int(value)}")
     return int(value)
+
+
+def as_float_array(values: object, *, name: str, error: type[ProbwbError] = DataError) -> np.ndarray:
+    """Return ``values`` as a float array, raising ``error`` for ragged nesting, text, booleans or other
+    non-numbers (``numpy.asarray(..., dtype=float)`` would read the text "0.5" as 0.5, and raise a bare
+    ValueError on ragged rows)."""
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):
+        raise error(f"{name} must be a rectangular array of numbers, found ragged rows {short_repr(values)}") \
+            from None
+    if arr.dtype.kind in "iuf":
+        return arr.astype(float)
+    flat = arr.reshape(-1)
+    bad = next((x for x in flat if isinstance(x, (bool, np.bool_))
+                or not isinstance(x, (int, float, np.integer, np.floating))), None)
+    if bad is None and flat.size:
+        return arr.astype(float)
+    shown = bad if bad is not None else values
+    raise error(f"{name} must hold numbers, found {type(plain_number(shown)).__name__} {short_repr(shown)}")
+
+
+def check_number(value: object, *, name: str, error: type[ProbwbError] = DataError) -> float:
+    """Return ``value`` as a float if it is a real number (not a bool or text), else raise ``error``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise error(f"{name} must be a number, found {type(plain_number(value)).__name__} {short_repr(value)}")
+    return float(value)

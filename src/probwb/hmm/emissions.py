@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from probwb.core.validation import as_float_array
 from probwb.errors import DataError, ModelError, StateError
 
 __all__ = ["Emission", "CategoricalEmission", "PoissonEmission", "GaussianEmission", "EMISSIONS", "make_emission"]
@@ -198,7 +199,7 @@ class PoissonEmission(Emission):
         return {"rates": self.rates_.copy()}
 
     def set_params(self, rates: Any) -> None:
-        rates = np.asarray(rates, dtype=float)
+        rates = as_float_array(rates, name=f"Poisson rates of column {self.column!r}", error=ModelError)
         if (rates < 0).any() or not np.isfinite(rates).all():
             raise ModelError(f"column {self.column!r}: Poisson rates must be finite and >= 0, found {rates}")
         self.rates_ = rates
@@ -269,7 +270,8 @@ class GaussianEmission(Emission):
         return {"means": self.means_.copy(), "covars": self.covars_.copy()}
 
     def set_params(self, means: Any, covars: Any) -> None:
-        means, covars = np.asarray(means, dtype=float), np.asarray(covars, dtype=float)
+        means = as_float_array(means, name=f"Gaussian means of column {self.column!r}", error=ModelError)
+        covars = as_float_array(covars, name=f"Gaussian variances of column {self.column!r}", error=ModelError)
         for what, arr in (("means", means), ("variances", covars)):
             if not np.isfinite(arr).all():
                 k = int(np.argmax(~np.isfinite(arr.reshape(-1))))

@@ -14,7 +14,7 @@ import pandas as pd
 from probwb.core.io import load_model, save_model
 from probwb.core.progress import progress
 from probwb.core.random import RandomState, check_random_state
-from probwb.core.validation import check_columns, check_dataframe, check_stochastic
+from probwb.core.validation import as_float_array, check_columns, check_dataframe, check_stochastic
 from probwb.errors import (
     ConvergenceWarning,
     DataError,
@@ -538,11 +538,16 @@ class HMM:
         ``("gaussian", {"means": ..., "covars": ...})`` or
         ``("categorical", {"emissionprob": ..., "symbols": [...]})``. Probabilities are validated.
         """
-        tm = np.asarray(transmat, dtype=float)
+        tm = as_float_array(transmat, name="transmat", error=ModelError)
+        if tm.ndim != 2 or tm.shape[0] != tm.shape[1] or tm.shape[0] == 0:
+            raise ModelError(f"transmat must be a square (S, S) matrix with S >= 1, found shape {tm.shape}")
         S = tm.shape[0]
         names = list(state_names) if state_names is not None else [f"s{k}" for k in range(S)]
         tm = check_stochastic(tm, name="transmat", labels=names)
-        sp = check_stochastic(np.asarray(startprob, dtype=float)[None, :], name="startprob")[0]
+        sp = as_float_array(startprob, name="startprob", error=ModelError)
+        if sp.ndim != 1:
+            raise ModelError(f"startprob must be a vector of {S} probabilities, found shape {sp.shape}")
+        sp = check_stochastic(sp[None, :], name="startprob")[0]
         if tm.shape != (S, S) or sp.shape != (S,) or len(names) != S:
             raise ModelError(f"startprob {sp.shape}, transmat {tm.shape} and {len(names)} state names disagree")
         kinds = {c: k for c, (k, _) in emissions.items()}

@@ -17,9 +17,11 @@ import scipy.sparse as sp
 
 from probwb.core.validation import (
     PROB_ATOL,
+    as_float_array,
     check_columns,
     check_dataframe,
     check_known_keys,
+    check_number,
     closest_match,
     plain_number,
     short_repr,
@@ -66,14 +68,15 @@ def stack_transitions(transitions: Any, n_actions: int | None = None) -> sp.csr_
         A, S, S2 = transitions.shape
         if S != S2:
             raise ModelError(f"dense transitions must have shape (A, S, S); found {transitions.shape}")
-        P = sp.csr_matrix(np.asarray(transitions, dtype=float).reshape(A * S, S))
+        P = sp.csr_matrix(as_float_array(transitions, name="transitions", error=ModelError).reshape(A * S, S))
     elif isinstance(transitions, (list, tuple)):
         if len(transitions) == 0:
             raise ModelError("transitions is empty: expected one (S, S) matrix per action")
         mats = []
         shape0 = None
         for a, m in enumerate(transitions):
-            m = sp.csr_matrix(m) if sp.issparse(m) else sp.csr_matrix(np.asarray(m, dtype=float))
+            m = sp.csr_matrix(m) if sp.issparse(m) else sp.csr_matrix(
+                as_float_array(m, name=f"transition matrix for action {a}", error=ModelError))
             if m.ndim != 2 or m.shape[0] != m.shape[1]:
                 raise ModelError(f"transition matrix for action {a} must be square (S, S); found {m.shape}")
             if shape0 is not None and m.shape != shape0:
@@ -85,7 +88,7 @@ def stack_transitions(transitions: Any, n_actions: int | None = None) -> sp.csr_
             mats.append(m)
         P = sp.vstack(mats, format="csr")
     else:
-        arr = np.asarray(transitions, dtype=float)
+        arr = as_float_array(transitions, name="transitions", error=ModelError)
         if arr.ndim != 3:
             raise ModelError(
                 "transitions must be an (A, S, S) array, a list of (S, S) matrices or a stacked sparse "
@@ -207,7 +210,7 @@ class MDP:
         self.n_actions: int = A
         self._states = _names(states, S, "s", "states")
         self._actions = _names(actions, A, "a", "actions")
-        self.discount = float(discount)
+        self.discount = check_number(discount, name="discount", error=ModelError)
         self.horizon = None if horizon is None else int(horizon)
         if self.horizon is not None and self.horizon < 1:
             raise ModelError(f"horizon must be a positive number of decision epochs, found {horizon}")
@@ -217,7 +220,7 @@ class MDP:
         if terminal_reward is None:
             self.terminal_reward = np.zeros(S)
         else:
-            tr = np.asarray(terminal_reward, dtype=float).reshape(-1)
+            tr = as_float_array(terminal_reward, name="terminal_reward", error=ModelError).reshape(-1)
             if tr.shape != (S,):
                 raise ModelError(f"terminal_reward must have shape ({S},), found {tr.shape}")
             if not np.isfinite(tr).all():
@@ -243,7 +246,7 @@ class MDP:
                 if missing:
                     raise StateError(f"rewards DataFrame has no column for action(s) {missing}")
                 df = df[self._actions]
-            rewards = df.to_numpy(dtype=float)
+            rewards = as_float_array(df.to_numpy(), name="rewards DataFrame", error=ModelError)
         if isinstance(rewards, (list, tuple)) and rewards and (
             sp.issparse(rewards[0]) or np.ndim(rewards[0]) == 2
         ):
@@ -260,7 +263,7 @@ class MDP:
             else:
                 raise ModelError(f"sparse rewards must have shape ({S}, {A}) or ({A * S}, {S}); found {Rfull.shape}")
         else:
-            arr = np.asarray(rewards, dtype=float)
+            arr = as_float_array(rewards, name="rewards", error=ModelError)
             if arr.ndim == 3:
                 if arr.shape != (A, S, S):
                     raise ModelError(f"R(s, a, s') must have shape ({A}, {S}, {S}), found {arr.shape}")

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probwb.errors import ImpossibleEvidenceError, ModelError, ProbabilityError
 from probwb.mdp.examples import tiger
@@ -136,3 +138,85 @@ def test_from_real_hmm():
     pol = p.solve("perseus", n_beliefs=30, random_state=0)
     b = p.update_belief(p.initial_belief, "standard", p.observations[0])
     assert pol.action(b) in ("standard", "intensive")
+
+
+# ----------------------------------------------------------------------------- belief sets spread over the simplex
+
+@pytest.fixture(scope="module")
+def tiger_upper_bound(tiger_pomdp):
+    """An upper bound on the optimal tiger value over P(tiger-left): value iteration on a 2,001-point grid
+    with linear interpolation, from the upper start max R / (1 - g). V* is convex in the belief, so the
+    interpolation overestimates it and the operator keeps an upper bound (Lovejoy 1991, Operations Research
+    39: 162-175; Hauskrecht 2000, JAIR 13: 33-94). Independent of the alpha-vector code under test."""
+    p = tiger_pomdp
+    n = 2001
+    x = np.linspace(0, 1, n)
+    B = np.column_stack([x, 1 - x])
+    V = np.full(n, p.R.max() / (1 - p.discount))
+    for _ in range(3000):
+        Q = np.empty((n, p.n_actions))
+        for a in range(p.n_actions):
+            pred = B @ p.T[a]
+            q = B @ p.R[:, a]
+            for o in range(p.n_obs):
+                un = pred * p.O[a, :, o]
+                z = un.sum(axis=1)
+                nb = np.divide(un[:, 0], z, out=np.zeros(n), where=z > 0)
+                q += p.discount * z * np.interp(nb, x, V)
+            Q[:, a] = q
+        Vn = Q.max(axis=1)
+        done = np.abs(Vn - V).max() < 1e-9
+        V = Vn
+        if done:
+            break
+    return x, V
+
+
+@pytest.mark.parametrize(("method", "seed", "n_beliefs"), [("pbvi", 0, 200), ("perseus", 1, 200),
+                                                           ("pbvi", 5, 40)])
+def test_tiger_values_across_all_beliefs_near_optimum(tiger_pomdp, tiger_upper_bound, method, seed, n_beliefs):
+    # point-based values are lower bounds on V*; with a belief set spread over [0, 1] they must also be close
+    # to the upper bound everywhere, not only at the few beliefs reachable from 0.5
+    x, upper = tiger_upper_bound
+    pol = tiger_pomdp.solve(method, n_beliefs=n_beliefs, random_state=seed)
+    xs = np.linspace(0, 1, 201)
+    v = pol.table(np.column_stack([xs, 1 - xs]))["value"].to_numpy()
+    ub = np.interp(xs, x, upper)
+    assert (v <= ub + 1e-6).all()
+    assert (ub - v).max() < 0.01
+    assert ub[100] == pytest.approx(19.3714, abs=1e-3)
+    assert pol.info["n_beliefs"] == n_beliefs == len(pol.beliefs)
+    assert pol.info["n_reachable"] >= 10
+
+
+def test_tiger_reachable_beliefs_are_reported_when_fewer_than_requested(tiger_pomdp):
+    pol = tiger_pomdp.solve("pbvi", n_beliefs=200, spread=False, random_state=0)
+    info = pol.info
+    # from 0.5 only the listening lattice b_k = 1 / (1 + (0.15/0.85)^k) is reachable (opening resets to 0.5);
+    # at L1 resolution 1e-3 that is k = -4..4 plus the two corners
+    assert info["n_beliefs"] == info["n_reachable"] == 11 and info["reachable_exhausted"]
+    k = np.arange(-4, 5)
+    lattice = np.sort(np.concatenate([1 / (1 + (0.15 / 0.85) ** k), [0.0, 1.0]]))
+    np.testing.assert_allclose(np.sort(pol.beliefs[:, 0]), lattice, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(S=st.integers(2, 4), A=st.integers(1, 3), n_obs=st.integers(1, 3), n=st.integers(1, 80),
+       min_distance=st.sampled_from([1e-3, 0.05, 0.3]), spread=st.booleans(), seed=st.integers(0, 10_000))
+def test_sample_beliefs_are_distinct_distributions(S, A, n_obs, n, min_distance, spread, seed):
+    from probwb.mdp import MDP
+
+    rng = np.random.default_rng(seed)
+    T = rng.dirichlet(np.full(S, 0.5), size=(A, S))
+    Obs = rng.dirichlet(np.full(n_obs, 0.5), size=(A, S))
+    p = POMDP(MDP(T, rng.normal(size=(S, A)), 0.9), Obs)
+    B = p.sample_beliefs(n, min_distance=min_distance, spread=spread, random_state=seed)
+    assert 1 <= len(B) <= n and B.shape[1] == S
+    np.testing.assert_allclose(B.sum(axis=1), 1.0, atol=1e-9)
+    assert (B >= 0).all()
+    d = np.abs(B[:, None, :] - B[None, :, :]).sum(axis=2) + 10 * np.eye(len(B))
+    assert d.min() >= min_distance
+    if n >= S + 1:
+        # the initial belief and every corner are in the set
+        for e in [p.initial_belief, *np.eye(S)]:
+            assert np.abs(B - e).sum(axis=1).min() < 1e-12 or np.abs(p.initial_belief - e).sum() < min_distance

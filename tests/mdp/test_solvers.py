@@ -267,3 +267,15 @@ def test_undiscounted_evaluation_names_a_state_that_never_terminates():
 
     with pytest.raises(ModelError, match="from state '0,1' it never reaches a terminal state"):
         evaluate_policy(small_gridworld(), np.zeros(16, dtype=int))
+
+
+@pytest.mark.parametrize("evaluation", ["auto", "iterative"])
+def test_discount_one_long_episodes(evaluation):
+    # 2,500 states, episodes up to 98 steps: the undiscounted evaluation system is badly conditioned
+    from probwb.mdp.examples import gridworld
+
+    mdp = gridworld(50, 50, discount=1.0, step_reward=-1.0, wall_reward=-1.0, terminals=((0, 0),))
+    dist = np.add.outer(np.arange(50), np.arange(50)).ravel()
+    for method in ("pi", "mpi", "vi"):
+        res = solve(mdp, method, evaluation=evaluation) if method == "pi" else solve(mdp, method)
+        np.testing.assert_allclose(res.V, -dist, atol=1e-6)

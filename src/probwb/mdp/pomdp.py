@@ -32,7 +32,11 @@ __all__ = ["POMDP", "BeliefPolicy"]
 class BeliefPolicy:
     """A policy over beliefs: alpha vectors ``(N, S)`` and the action of each.
 
-    ``value(b)`` = max_i alpha_i . b; ``action(b)`` = the action of the maximising vector.
+    ``value(b)`` = max_i alpha_i . b; ``action(b)`` = the action of the maximising vector. ``beliefs`` is the
+    belief set the backups used; ``info`` says how it was made: ``n_beliefs`` (distinct points used),
+    ``n_requested``, ``n_reachable`` (found by forward expansion from the initial belief), ``n_spread`` (added
+    to spread the set over the simplex), ``reachable_exhausted`` (no further belief at least ``min_distance``
+    from the set is reachable) and ``min_distance``.
     """
 
     pomdp: POMDP
@@ -41,6 +45,8 @@ class BeliefPolicy:
     iterations: int
     converged: bool
     history: list[float] = field(default_factory=list)
+    beliefs: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
     def _b(self, belief: Any) -> np.ndarray:
         return self.pomdp._belief(belief)
@@ -239,30 +245,88 @@ class POMDP:
         return pd.DataFrame(rows, columns=self.mdp.states)
 
     # ------------------------------------------------------------------ belief points
-    def sample_beliefs(self, n: int = 200, *, depth: int = 30, random_state: RandomState = None) -> np.ndarray:
-        """Collect ``n`` distinct-ish beliefs reachable by random actions from the initial belief; ``(n, S)``.
+    def sample_beliefs(self, n: int = 200, *, depth: int = 30, min_distance: float = 1e-3, spread: bool = True,
+                       random_state: RandomState = None) -> np.ndarray:
+        """Return up to ``n`` distinct beliefs ``(k, S)``, pairwise at least ``min_distance`` apart in L1.
 
-        The state corners and the initial belief are always included so the value is anchored there.
+        The state corners and the initial belief come first. Then the set grows breadth-first from the
+        initial belief: every belief added in the last round is updated with every action and every
+        observation of positive probability; a successor joins when it lies at least ``min_distance`` from all
+        beliefs kept so far (farthest first, ties in random order). This stops at ``n`` beliefs, after ``depth``
+        rounds, or when a round adds nothing (every reachable belief is then within ``min_distance`` of the
+        set). With ``spread`` and fewer than ``n`` found, farthest-point sampling over the whole simplex
+        (from uniform Dirichlet candidates) adds beliefs until ``n`` or until none is ``min_distance`` away,
+        so values between the reachable beliefs are backed up too. :meth:`solve` reports the counts.
         """
+        return self._belief_set(n, depth=depth, min_distance=min_distance, spread=spread,
+                                random_state=random_state)[0]
+
+    def _belief_set(self, n: int, *, depth: int, min_distance: float, spread: bool,
+                    random_state: RandomState) -> tuple[np.ndarray, dict[str, Any]]:
+        n, depth = int(n), int(depth)
+        if n < 1:
+            raise ModelError(f"n (beliefs requested) must be a positive integer, found {n}")
+        if not min_distance > 0:
+            raise ModelError(f"min_distance must be positive (an L1 distance between beliefs), found {min_distance}")
         rng = check_random_state(random_state)
         S = self.n_states
-        pts = [self.initial_belief, *np.eye(S)]
-        while len(pts) < n:
-            b = self.initial_belief
-            s = rng.choice(S, p=b)
-            for _ in range(depth):
-                a = int(rng.integers(self.n_actions))
-                s = rng.choice(S, p=self.T[a, s])
-                o = rng.choice(self.n_obs, p=self.O[a, s])
-                nb = self._update(b, a, o)
-                if nb is None:
+        kept = np.empty((0, S))
+
+        def admit(cand: np.ndarray, limit: int) -> np.ndarray:
+            """Add candidates at least min_distance from the set (farthest first); return those added."""
+            nonlocal kept
+            if cand.size == 0 or limit <= 0:
+                return cand[:0]
+            cand = cand[rng.permutation(len(cand))]
+            d = np.abs(cand[:, None, :] - kept[None, :, :]).sum(axis=2).min(axis=1) if len(kept) else \
+                np.full(len(cand), np.inf)
+            order = np.argsort(-d, kind="stable")
+            cand, d = cand[order], d[order]
+            ok = d >= min_distance
+            cand, d = cand[ok], d[ok]
+            added = []
+            for i in range(len(cand)):
+                if len(added) >= limit:
                     break
-                b = nb
-                pts.append(b)
-                if len(pts) >= n:
+                if added and np.abs(np.array(added) - cand[i]).sum(axis=1).min() < min_distance:
+                    continue
+                added.append(cand[i])
+            new = np.array(added).reshape(-1, S)
+            kept = np.vstack([kept, new])
+            return new
+
+        admit(np.vstack([self.initial_belief[None, :], np.eye(S)]), n)
+        frontier = kept.copy()
+        rounds = 0
+        # P(o | b, a) below this is an update of rounding noise, not a reachable belief
+        z_min = 1e-12
+        while len(kept) < n and len(frontier) and rounds < depth:
+            pred = np.einsum("ms,ast->mat", frontier, self.T)  # (m, A, S')
+            un = pred[:, :, None, :] * self.O.transpose(0, 2, 1)[None, :, :, :]  # (m, A, O, S')
+            z = un.sum(axis=3)
+            succ = un[z > z_min] / z[z > z_min][:, None]
+            frontier = admit(succ.reshape(-1, S), n - len(kept))
+            rounds += 1
+        n_reachable = len(kept)
+        exhausted = len(frontier) == 0
+        if spread and len(kept) < n:
+            pool = rng.dirichlet(np.ones(S), size=max(2000, 20 * (n - len(kept))))
+            d = np.abs(pool[:, None, :] - kept[None, :, :]).sum(axis=2).min(axis=1)
+            added = []
+            while len(kept) + len(added) < n:
+                i = int(np.argmax(d))
+                if d[i] < min_distance:
                     break
-        B = np.unique(np.round(np.array(pts[:n]), 12), axis=0)
-        return B
+                added.append(pool[i])
+                d = np.minimum(d, np.abs(pool - pool[i]).sum(axis=1))
+            if added:
+                kept = np.vstack([kept, np.array(added)])
+        info = {"n_beliefs": len(kept), "n_requested": n, "n_reachable": n_reachable,
+                "n_spread": len(kept) - n_reachable, "reachable_exhausted": bool(exhausted and rounds < depth),
+                "expansion_rounds": rounds, "min_distance": float(min_distance)}
+        if len(kept) < n:
+            logger.info("belief set: %d of %d requested beliefs (%d reachable)", len(kept), n, n_reachable)
+        return kept, info
 
     # ------------------------------------------------------------------ point-based backups
     def _gao(self, alphas: np.ndarray) -> np.ndarray:
@@ -282,21 +346,31 @@ class POMDP:
         return ga[np.arange(len(B)), act], act
 
     def solve(self, method: str = "perseus", *, beliefs: np.ndarray | None = None, n_beliefs: int = 200,
-              max_iter: int = 500, tol: float = 1e-6, random_state: RandomState = None,
-              quiet: bool = True) -> BeliefPolicy:
+              max_iter: int = 500, tol: float = 1e-6, min_distance: float = 1e-3, spread: bool = True,
+              random_state: RandomState = None, quiet: bool = True) -> BeliefPolicy:
         """Point-based value iteration over a belief set; return a :class:`BeliefPolicy`.
 
         ``method="pbvi"`` backs up every belief point each iteration (Pineau et al. 2003);
         ``"perseus"`` backs up random points until every point's value has improved (Spaan & Vlassis
         2005). Stops when no belief value changes by more than ``tol`` (a ConvergenceWarning otherwise).
         The alpha vectors start at the lower bound ``min R / (1 - g)`` so values rise monotonically.
+        Without ``beliefs``, the belief set is :meth:`sample_beliefs` ``(n_beliefs, min_distance=, spread=)``;
+        the result's ``info`` reports how many beliefs were used and how many of them are reachable.
         """
         if self.discount >= 1:
             raise ModelError("point-based value iteration needs a discount in (0, 1)")
         if method not in ("pbvi", "perseus"):
             raise ModelError(f"method must be 'pbvi' or 'perseus', found {method!r}")
         rng = check_random_state(random_state)
-        B = self.sample_beliefs(n_beliefs, random_state=rng) if beliefs is None else np.asarray(beliefs, float)
+        if beliefs is None:
+            B, info = self._belief_set(n_beliefs, depth=30, min_distance=min_distance, spread=spread,
+                                       random_state=rng)
+        else:
+            B = np.asarray(beliefs, float)
+            if B.ndim != 2 or B.shape[1] != self.n_states:
+                raise ModelError(f"beliefs must be an (n, {self.n_states}) array, one belief per row; "
+                                 f"found shape {B.shape}")
+            info = {"n_beliefs": len(B), "n_requested": len(B)}
         alphas = np.full((1, self.n_states), self.R.min() / (1 - self.discount))
         acts = np.zeros(1, dtype=np.int64)
         old = (B @ alphas.T).max(axis=1)
@@ -336,7 +410,7 @@ class POMDP:
         if not conv:
             warnings.warn(f"{method} stopped after {it} iterations with value change {history[-1]:.3g} > tol",
                           ConvergenceWarning, stacklevel=2)
-        return BeliefPolicy(self, alphas, acts, it, conv, history)
+        return BeliefPolicy(self, alphas, acts, it, conv, history, beliefs=B, info=info)
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, policy: BeliefPolicy, *, n_episodes: int = 1000, n_steps: int = 100,

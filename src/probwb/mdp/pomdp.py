@@ -79,6 +79,17 @@ class BeliefPolicy:
         return pd.DataFrame({**cols, "value": vals.max(axis=1), "action": acts[self.alpha_actions[best]]})
 
 
+def _min_l1(X: np.ndarray, Y: np.ndarray, budget: int = 4_000_000) -> np.ndarray:
+    """Return each row's smallest L1 distance to the rows of ``Y`` (inf when ``Y`` is empty), in chunks."""
+    out = np.full(len(X), np.inf)
+    if len(Y) == 0 or len(X) == 0:
+        return out
+    step = max(1, budget // (len(Y) * X.shape[1]))
+    for i in range(0, len(X), step):
+        out[i:i + step] = np.abs(X[i:i + step, None, :] - Y[None, :, :]).sum(axis=2).min(axis=1)
+    return out
+
+
 class POMDP:
     """A POMDP: an :class:`MDP` for the hidden state plus an observation model.
 
@@ -278,8 +289,7 @@ class POMDP:
             if cand.size == 0 or limit <= 0:
                 return cand[:0]
             cand = cand[rng.permutation(len(cand))]
-            d = np.abs(cand[:, None, :] - kept[None, :, :]).sum(axis=2).min(axis=1) if len(kept) else \
-                np.full(len(cand), np.inf)
+            d = _min_l1(cand, kept)
             order = np.argsort(-d, kind="stable")
             cand, d = cand[order], d[order]
             ok = d >= min_distance
@@ -311,7 +321,7 @@ class POMDP:
         exhausted = len(frontier) == 0
         if spread and len(kept) < n:
             pool = rng.dirichlet(np.ones(S), size=max(2000, 20 * (n - len(kept))))
-            d = np.abs(pool[:, None, :] - kept[None, :, :]).sum(axis=2).min(axis=1)
+            d = _min_l1(pool, kept)
             added = []
             while len(kept) + len(added) < n:
                 i = int(np.argmax(d))

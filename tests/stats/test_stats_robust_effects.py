@@ -286,3 +286,26 @@ def test_cohens_d_interval_for_huge_t():
     x = np.linspace(0, 1, 500)
     d = cohens_d(x + 10.0, x)
     assert d.ci[0] < d.value < d.ci[1] and np.isfinite(d.ci).all()
+
+
+@pytest.mark.parametrize("noise", [1e-3, 1e-6, 1e-9])
+def test_near_exact_fits_get_informative_intervals(noise):
+    # F of 1e7 to 1e19: the noncentral F is NaN (and slow) out there; the large-lam limit takes over
+    rng = np.random.default_rng(8)
+    df = pd.DataFrame({"g": np.repeat(list("abc"), 10)})
+    df["y"] = np.repeat([0.0, 1.0, 2.0], 10) + rng.normal(0, noise, 30)
+    for r in (oneway(df, "y", "g"), welch_anova(df, "y", "g")):
+        lo, hi = r.effect_size_ci
+        assert 0.99999 < lo <= r.effect_size <= hi <= 1.0
+    row = anova(df, "y ~ g").table.loc["g"]
+    assert 0.99999 < row["partial_omega_sq_ci_low"] <= row["partial_omega_sq"] <= row["partial_omega_sq_ci_high"]
+    x, y = rng.normal(0, noise, 10), 1 + rng.normal(0, noise, 12)
+    t = ttest(x, y)
+    lo, hi = t.effect_size_ci
+    assert lo < t.effect_size < hi < 0 and not t.warnings
+    # the large-noncentrality bounds are the chi-square limit, and join the exact inversion smoothly
+    from probwb.stats.effects import nct_ncp_interval
+
+    below, above = nct_ncp_interval(-9_999.0, 20.0, 0.9), nct_ncp_interval(-10_001.0, 20.0, 0.9)
+    assert below[2] == "noncentral t inversion" and above[2].endswith("large-noncentrality limit")
+    np.testing.assert_allclose(np.array(above[:2]) / -10_001.0, np.array(below[:2]) / -9_999.0, rtol=1e-4)

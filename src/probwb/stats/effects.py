@@ -81,6 +81,11 @@ def _label(name: str, value: float) -> str:
     return "negligible" if v < cuts[0] else "small" if v < cuts[1] else "medium" if v < cuts[2] else "large"
 
 
+# beyond these, scipy's noncentral t / F slow down and return NaN; closed-form large-noncentrality limits apply
+_LARGE_NCP_T = 1e4
+_LARGE_NCP_F = 1e8
+
+
 def _solve_decreasing(cdf, target: float, guess: float, step: float, floor: float = -math.inf) -> float:
     """Return ``x`` with ``cdf(x) = target`` for a ``cdf`` that decreases in ``x``; NaN when it cannot be found.
 
@@ -166,12 +171,23 @@ def f_ncp_interval(f_value: float, df1: float, df2: float, confidence: float = 0
     """Return the ``(low, high)`` confidence bounds of the noncentrality ``lam`` of an observed ``F(df1, df2)``.
 
     Inverts the noncentral F cdf in ``lam`` (Steiger 2004) with a bracketing root finder that starts near the
-    observed ``F df1``; a bound is 0 when ``lam = 0`` already makes ``F`` typical.
+    observed ``F df1``; a bound is 0 when ``lam = 0`` already makes ``F`` typical. Beyond ``F df1 = 1e8``, where
+    scipy's noncentral F turns slow and then NaN, the bounds come in closed form from the large-``lam`` limit
+    ``P(F <= f) = chi2.sf(df2 (lam + df1) / (df1 f), df2)`` (relative error about ``2 / sqrt(lam)``).
     """
     if not (math.isfinite(f_value) and f_value >= 0):
         raise DataError(f"an F statistic must be finite and >= 0, found {f_value!r}")
     if not (df1 > 0 and df2 > 0):
         raise DataError(f"F degrees of freedom must be positive, found df1 = {df1!r}, df2 = {df2!r}")
+
+    _check_confidence(confidence)
+    if f_value * df1 > _LARGE_NCP_F:
+        # F * df1 ~ chi2(df1, lam) / (chi2_df2 / df2); the numerator's relative spread 2 / sqrt(lam) < 2e-4 is
+        # dropped, leaving P(F <= f) = chi2.sf(df2 (lam + df1) / (df1 f), df2): closed-form bounds
+        alpha = 1.0 - confidence
+        q = stats.chi2.isf([1.0 - alpha / 2.0, alpha / 2.0], df2)
+        lo, hi = (max(0.0, float(df1 * f_value * qi / df2 - df1)) for qi in q)
+        return lo, hi
 
     def cdf(f: float, lam: float) -> float:
         return stats.ncf.cdf(f, df1, df2, lam) if lam > 0 else stats.f.cdf(f, df1, df2)
@@ -184,11 +200,22 @@ def nct_ncp_interval(t_obs: float, df: float, confidence: float = 0.95) -> tuple
 
     The bounds solve ``nct.cdf(t_obs; df, delta) = 1 - a/2`` and ``= a/2`` with a bracketing root finder that
     starts at the large-sample bounds ``t -/+ z sqrt(1 + t^2 / (2 df))`` and grows in steps of that standard
-    error, so it stays out of the far tails where scipy's noncentral t returns NaN. Where the noncentral t
-    still cannot be evaluated at a root, those large-sample normal bounds are returned and ``method`` says so.
+    error, so it stays out of the far tails where scipy's noncentral t returns NaN. Beyond ``|t| = 1e4``, where
+    scipy's noncentral t turns slow and then NaN, the bounds come in closed form from the limit
+    ``t ~ delta sqrt(df / chi2_df)`` (relative error about ``1 / |delta|``). Where the noncentral t still cannot
+    be evaluated at a root, the large-sample normal bounds are returned and ``method`` says so.
     """
     _check_confidence(confidence)
     alpha = 1.0 - confidence
+    if abs(t_obs) > _LARGE_NCP_T:
+        # t = (Z + delta) / sqrt(chi2_df / df) -> delta sqrt(df / chi2_df): the Z term is a relative 1/|delta|
+        # < 1e-4, so P(T <= t) = chi2.sf(df delta^2 / t^2, df) for t > 0 (mirrored for t < 0), solved exactly
+        if t_obs > 0:
+            q = stats.chi2.isf([1.0 - alpha / 2.0, alpha / 2.0], df)
+        else:
+            q = stats.chi2.ppf([1.0 - alpha / 2.0, alpha / 2.0], df)
+        lo, hi = (float(t_obs * math.sqrt(qi / df)) for qi in q)
+        return lo, hi, "noncentral t, large-noncentrality limit"
     z = float(stats.norm.ppf(1.0 - alpha / 2.0))
     se = math.sqrt(1.0 + t_obs * t_obs / (2.0 * df))
     approx = (t_obs - z * se, t_obs + z * se)

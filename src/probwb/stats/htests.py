@@ -166,7 +166,7 @@ def _effect_size_of_t(es_args, d_point: float, confidence: float):
         msg = f"no confidence interval for Cohen's d ({exc}); the test itself is unaffected"
         warnings.warn(msg, SmallSampleWarning, stacklevel=3)
         return "Cohen's d", value, None, (msg,)
-    warn = () if es.method == "noncentral t inversion" else (f"Cohen's d interval by {es.method}",)
+    warn = (f"Cohen's d interval by {es.method}",) if es.method.startswith("normal approximation") else ()
     return es.name, es.value, es.ci, warn
 
 

@@ -309,3 +309,15 @@ def test_near_exact_fits_get_informative_intervals(noise):
     below, above = nct_ncp_interval(-9_999.0, 20.0, 0.9), nct_ncp_interval(-10_001.0, 20.0, 0.9)
     assert below[2] == "noncentral t inversion" and above[2].endswith("large-noncentrality limit")
     np.testing.assert_allclose(np.array(above[:2]) / -10_001.0, np.array(below[:2]) / -9_999.0, rtol=1e-4)
+
+
+def test_cramers_v_says_when_the_sample_value_is_outside_its_interval():
+    from probwb.stats import chi2_independence, cramers_v
+
+    tiny = cramers_v(0.01, 200, (3, 3))
+    assert tiny.ci == (0.0, 0.0) and tiny.value > 0 and "indistinguishable from zero" in tiny.note
+    table = np.array([[50, 50, 50], [50, 50, 51], [50, 50, 50]])  # chi2 far below its df
+    r = chi2_independence(table)
+    assert "indistinguishable from zero" in r.details["effect_size_note"] and "indistinguishable" in r.interpret()
+    clear = cramers_v(30.0, 200, (3, 4))
+    assert clear.note == "" and clear.ci[0] < clear.value < clear.ci[1]

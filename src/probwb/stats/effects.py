@@ -354,7 +354,13 @@ def cramers_v(chi2: float, n: int, shape: tuple[int, int], confidence: float = 0
     lo, hi = ncp_interval(lambda x, lam: stats.ncx2.cdf(x, df, lam) if lam > 0 else stats.chi2.cdf(x, df),
                           chi2, confidence)
     conv = lambda lam: min(1.0, math.sqrt(lam / (n * k))) if math.isfinite(lam) else 1.0  # noqa: E731
-    return EffectSize("Cramér's V", float(v), (conv(lo), conv(hi)), confidence, "noncentral chi-square inversion")
+    ci = (conv(lo), conv(hi))
+    note = ""
+    if not ci[0] <= v <= ci[1]:
+        # the sample V carries the chi-square's null expectation (df), the interval does not
+        note = (f"the sample V lies outside the interval for the population V (chi2 = {chi2:.3g} is small for its "
+                f"{df} df): the association is indistinguishable from zero")
+    return EffectSize("Cramér's V", float(v), ci, confidence, "noncentral chi-square inversion", note)
 
 
 def term_effect_sizes(f_value: float, df1: float, df_resid: float, n: float, ss_total: float, ms_resid: float,

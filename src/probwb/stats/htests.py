@@ -324,7 +324,8 @@ def chi2_independence(data, row: str | None = None, col: str | None = None, *, c
     return TestResult(method="Pearson chi-square test of independence", statistic_name="chi2",
                       statistic=float(res.statistic), pvalue=float(res.pvalue), df=float(res.dof),
                       effect_size_name=v.name, effect_size=v.value, effect_size_ci=v.ci, confidence=confidence,
-                      n=n, warnings=tuple(warn), details={"expected": res.expected_freq})
+                      n=n, warnings=tuple(warn),
+                      details={"expected": res.expected_freq, **({"effect_size_note": v.note} if v.note else {})})
 
 
 def levene(data: pd.DataFrame, value: str, group: str, *, center: str = "median") -> TestResult:

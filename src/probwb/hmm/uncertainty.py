@@ -33,7 +33,7 @@ from probwb.hmm.kernels import forward_backward
 
 __all__ = ["ParameterLayout", "interval_bounds", "observed_information", "wald_intervals"]
 
-_EPS = 1e-10
+_EPS = 1e-5  # start or transition probabilities below this are on the boundary: no Wald interval
 
 
 class ParameterLayout:

@@ -187,6 +187,10 @@ class Plan:
         impossible. When none of their CPTs holds a zero, a row whose output sums to a positive
         number has P(evidence) > 0 (every assignment the kept factors allow keeps a positive
         weight); otherwise callers check P(evidence) with a no-target plan.
+    row_broadcast : a batched plan whose kept factors do not depend on the row (Bayes-ball
+        dropped every CPT the row's evidence indexes: the targets are d-separated from it). Its
+        einsum steps give one table for all rows; :func:`run_plan` repeats it along ``ROW``, so
+        every batched plan with hard evidence returns a table with a row axis.
     """
 
     sources: list[FactorSource]
@@ -197,6 +201,7 @@ class Plan:
     max_table: int
     hard_row: tuple[int, ...] = field(default=())
     dropped: frozenset[int] = field(default=frozenset())
+    row_broadcast: bool = False
 
 
 def compile_plan(
@@ -310,8 +315,12 @@ def compile_plan(
         order = elimination_order(scopes, eliminate, cards, heuristic)
         steps, output_vars, max_table = _schedule(scopes, order, cards, targets, pseudo_sample)
     hard_row = tuple(sorted(hard_set)) if batched else ()
+    # the caller of a batched plan reads one table per row, whatever Bayes-ball kept
+    row_broadcast = bool(hard_row) and ROW not in output_vars
+    if row_broadcast:
+        output_vars = pseudo_sample + (ROW,) + targets
     return Plan(sources, steps, output_vars, frozenset(relevant), order, max_table, hard_row,
-                dropped)
+                dropped, row_broadcast)
 
 
 def _schedule(scopes: list[tuple[int, ...]], order: Sequence[int], cards: Sequence[int],
@@ -436,7 +445,13 @@ def run_plan(
     for ins, subs in plan.steps:
         ops = [factors[s] for s in ins]
         factors.append(_einsum(subs, ops) if ops else np.ones(()))
-    return factors[-1]
+    out = factors[-1]
+    if plan.row_broadcast:
+        n = next((len(hard_states[u]) for u in plan.hard_row
+                  if isinstance(hard_states.get(u), np.ndarray)), 1)
+        lead = 1 if sampled else 0
+        out = np.repeat(np.expand_dims(out, lead), n, axis=lead)
+    return out
 
 
 # numpy's einsum takes at most 32 operands

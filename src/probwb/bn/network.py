@@ -211,6 +211,9 @@ class BayesNet:
     equivalent_sample_size : the BDeu equivalent sample size.
     latent : nodes never observed in the data (learned by EM).
     max_iter, tol, n_init : EM settings (iterations, relative log-likelihood tolerance, restarts).
+    n_posterior_draws : with ``method="bayes"`` and missing cells or latent nodes, the number of
+        CPT draws kept from the data-augmentation sampler behind credible intervals (after a
+        burn-in of a fifth as many, at least 100).
     target : default target for :meth:`predict_proba` (so the model works with cross-validation).
     elimination : elimination-order heuristic, ``"min_fill"`` or ``"min_weight"``.
     random_state : seed or Generator for EM restarts and sampling defaults.
@@ -229,6 +232,7 @@ class BayesNet:
         max_iter: int = 100,
         tol: float = 1e-6,
         n_init: int = 1,
+        n_posterior_draws: int = 1000,
         target: str | None = None,
         elimination: str = "min_fill",
         random_state: int | np.random.Generator | None = None,
@@ -243,6 +247,7 @@ class BayesNet:
         self.max_iter = max_iter
         self.tol = tol
         self.n_init = n_init
+        self.n_posterior_draws = n_posterior_draws
         self.target = target
         if elimination not in ELIMINATION_HEURISTICS:
             raise ModelError(f"elimination must be one of {list(ELIMINATION_HEURISTICS)}, found "
@@ -678,7 +683,14 @@ class BayesNet:
         ``method``/``prior``/``equivalent_sample_size`` override the constructor's settings for this
         call. Complete data gives closed-form estimates; NaN cells or latent nodes run EM
         (``n_init`` restarts, ``ConvergenceWarning`` when it stops early). With ``method="bayes"`` the
-        CPTs are the Dirichlet posterior means and ``dirichlet_`` holds the posterior parameters.
+        CPTs are the Dirichlet posterior means (with missing cells: EM's posterior mode of the
+        normalised expected counts plus prior) and ``dirichlet_`` holds prior + (expected) counts.
+        Credible intervals (``interval=`` of :meth:`query` and :meth:`posterior`) draw CPTs from
+        the exact conjugate Dirichlet posterior for complete data; with missing cells or latent
+        nodes from ``posterior_draws_``, ``n_posterior_draws`` draws of a data-augmentation Gibbs
+        sampler (each row's missing cells drawn from their joint posterior, then the CPTs from
+        Dirichlet(prior + completed counts)), so they carry the information the data lack.
+        ``interval_method_`` names the method used.
         """
         method = (method or self.method).lower()
         if method not in ("mle", "bayes"):
@@ -761,6 +773,18 @@ class BayesNet:
             self.converged_ = res.converged
             self.n_iter_ = res.n_iter
             self.log_likelihood_ = res.log_likelihood
+        self.posterior_draws_ = None
+        self.interval_method_ = "Dirichlet posterior (conjugate, complete data)" if method == "bayes" else None
+        if missing and method == "bayes":
+            n_draws = int(self.n_posterior_draws)
+            if n_draws < 1:
+                raise SpecError(f"n_posterior_draws must be a positive integer, found {self.n_posterior_draws!r}")
+            burn = max(100, n_draws // 5)
+            da = learning.data_augmentation(self._parents, self._cards, uniq, uw, priors, res.cpts,
+                                            n_draws=n_draws, burn_in=burn, rng=rng, verbose=self.verbose)
+            self.posterior_draws_ = {n: da.draws[v] for v, n in enumerate(self._names)}
+            self.interval_method_ = (f"data augmentation: Gibbs over the missing cells ({da.engine}), "
+                                     f"{n_draws} draws after {burn} burn-in")
         self.counts_ = {n: counts[v] for v, n in enumerate(self._names)}
         cpts = []
         empty_nodes = []
@@ -775,6 +799,9 @@ class BayesNet:
                 "some parent configurations never occur in the data, so their CPT rows are set uniform: "
                 + ", ".join(empty_nodes) + "; use method='bayes' for a prior to fall back on",
                 SmallSampleWarning, stacklevel=2)
+        if self.em_ is not None:
+            # the CPTs whose log-likelihood EM reported and under which ``counts`` are expected
+            cpts = [np.array(c, dtype=float) for c in self.em_.cpts]
         self._set_cpts(cpts)
         self.dirichlet_ = ({n: counts[v] + priors[v] for v, n in enumerate(self._names)}
                            if method == "bayes" else None)
@@ -882,14 +909,22 @@ class BayesNet:
 
     def _sample_cpts(self, relevant: Iterable[int], n_samples: int, rng: np.random.Generator
                      ) -> list[np.ndarray]:
+        """CPT draws for credible intervals, one joint draw of all ``relevant`` CPTs per sample: from
+        the sampler's ``posterior_draws_`` when the fit had missing cells (picked without
+        replacement while there are enough), else from the conjugate Dirichlet posteriors."""
         if getattr(self, "dirichlet_", None) is None:
             raise NotFittedError("credible intervals need the Dirichlet posteriors of a model fitted with "
                                  "method='bayes'")
         out: list[np.ndarray] = [np.empty(0)] * len(self._names)
+        stored = getattr(self, "posterior_draws_", None)
+        if stored is not None:
+            n_stored = len(stored[self._names[0]])
+            pick = rng.choice(n_stored, size=n_samples, replace=n_samples > n_stored)
+            for v in relevant:
+                out[v] = stored[self._names[v]][pick]
+            return out
         for v in relevant:
-            alpha = self.dirichlet_[self._names[v]]
-            g = rng.standard_gamma(alpha, size=(n_samples,) + alpha.shape)
-            out[v] = g / g.sum(axis=-1, keepdims=True)
+            out[v] = learning.dirichlet_draws(self.dirichlet_[self._names[v]], rng, (n_samples,))
         return out
 
     def _prepare(self, variables: str | Sequence[str], evidence: Mapping[str, Any] | None,
@@ -1653,15 +1688,19 @@ class BayesNet:
         return state
 
     def summary(self) -> pd.DataFrame:
-        """Return one row per node: states, parents, number of CPT parameters."""
+        """Return one row per node: states, parents, number of CPT parameters; after a Bayesian
+        fit, ``attrs["interval_method"]`` names how credible intervals draw the CPTs."""
         self._check_structure()
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "states": [", ".join(s) for s in self._states],
             "n_states": self._cards,
             "parents": [", ".join(self._names[p] for p in pas) for pas in self._parents],
             "n_parameters": [int(np.prod([self._cards[p] for p in pas])) * (self._cards[v] - 1)
                              for v, pas in enumerate(self._parents)],
         }, index=pd.Index(self._names, name="node"))
+        if getattr(self, "interval_method_", None):
+            frame.attrs["interval_method"] = self.interval_method_
+        return frame
 
     def __repr__(self) -> str:
         if not self._names:

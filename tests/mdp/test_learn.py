@@ -84,3 +84,38 @@ def test_q_learning_finds_optimal_policy():
     res2 = q_learning(step, states=["s0", "s1"], actions=["left", "right"], discount=0.9, n_episodes=50,
                       n_steps=20, random_state=1)
     assert res2.policy["s1"] == "right"
+
+
+def test_policy_value_posterior_matches_exact_evaluation_and_concentrates():
+    from probwb.errors import ModelError
+    from probwb.mdp.learn import batched_policy_values
+    from probwb.mdp.policy import evaluate_policy
+
+    mdps = [random_sparse(5, n_actions=3, n_successors=3, discount=0.9, random_state=i) for i in range(4)]
+    T = np.stack([m.to_dense() for m in mdps])
+    R = np.stack([m.R for m in mdps])
+    rng = np.random.default_rng(0)
+    det = rng.integers(0, 3, size=5)
+    sto = rng.dirichlet(np.ones(3), size=5)
+    for pol in (det, sto):
+        V = batched_policy_values(T, R, 0.9, pol)
+        for i, m in enumerate(mdps):
+            np.testing.assert_allclose(V[i], evaluate_policy(m, pol).to_numpy(), atol=1e-10)
+    truth = random_sparse(4, n_actions=2, n_successors=3, discount=0.9, random_state=3)
+    policy = solve(truth, "pi").policy
+    v_true = evaluate_policy(truth, policy).to_numpy()
+    widths = []
+    for n_ep in (40, 1600):
+        est = MDPEstimator(0.9, states=truth.states, actions=truth.actions).fit(_logs(truth, n_episodes=n_ep))
+        post = est.policy_value_posterior(policy, 300, random_state=1)
+        iv = post.interval(0.9)
+        assert list(iv.index) == truth.states and (iv["lower"] <= iv["upper"]).all()
+        widths.append(float((iv["upper"] - iv["lower"]).mean()))
+        np.testing.assert_allclose(post.point, evaluate_policy(est.mdp_, policy).to_numpy(), atol=1e-10)
+    assert widths[1] < widths[0] / 4  # 40x the data: about 1/sqrt(40) of the width
+    assert np.abs(iv["mean"].to_numpy() - v_true).max() < 3 * iv["sd"].max()
+    with pytest.raises(ModelError, match="level must lie strictly between 0 and 1"):
+        post.interval(1.0)
+    est.discount = 1.0
+    with pytest.raises(ModelError, match="discount in \\(0, 1\\)"):
+        est.policy_value_posterior(policy, 10)

@@ -174,7 +174,8 @@ def _design(sub: pd.DataFrame, parsed, where: str) -> tuple[np.ndarray, list[str
             if len(levels) < 2:
                 raise DataError(f"{where}: factor {v!r} has a single level ({levels[0]!r}); it cannot explain "
                                 "any variation")
-            refs[v] = levels[0]
+            # plain Python scalars keep the result easy to save and print
+            refs[v] = levels[0].item() if isinstance(levels[0], np.generic) else levels[0]
             blocks_of[v] = (coding_matrix(len(levels), "treatment")[codes],
                             [f"{v}[T.{lev}]" for lev in levels[1:]])
         else:
@@ -512,7 +513,6 @@ def _fit_glm(x, y, names, fam, se_kind, groups, alpha_ci, n_trials, offset, warn
         q = stats.norm.isf(alpha_ci / 2)
         ci = np.column_stack([params - q * bse, params + q * bse])
         table = _coef_table(names, params, bse, z, p, ci, ratio)
-        details["cov_params"] = cov
     else:
         table = _coef_table(names, res.params, res.bse, res.tvalues, res.pvalues,
                             np.asarray(res.conf_int(alpha_ci)), ratio)

@@ -9,12 +9,15 @@ Main entry points::
     solve_constrained(mdp, costs, budgets)                               # CMDP by LP over occupancy measures
     POMDP(mdp, observation_probs).solve("perseus")                       # belief policies
     MDPEstimator().fit(logs).policy_posterior(400)                       # how sure is the optimal policy?
+    MDPEstimator().fit(logs).policy_value_posterior(policy).interval(0.9)  # a fixed policy's value, credible
+    solve(episodic_mdp_with_discount_1)                                  # if check_termination(mdp) accepts
 """
 
 from probwb.mdp.constrained import ConstrainedResult, solve_constrained
 from probwb.mdp.learn import (
     MDPEstimator,
     PolicyPosterior,
+    PolicyValuePosterior,
     QLearningResult,
     batched_policy_iteration,
     q_learning,
@@ -28,7 +31,7 @@ from probwb.mdp.policy import (
     simulate,
 )
 from probwb.mdp.pomdp import POMDP, BeliefPolicy
-from probwb.mdp.solvers import METHODS, SolveResult, solve
+from probwb.mdp.solvers import METHODS, SolveResult, check_termination, solve
 
 __all__ = [
     "MDP",
@@ -38,10 +41,12 @@ __all__ = [
     "ConstrainedResult",
     "MDPEstimator",
     "PolicyPosterior",
+    "PolicyValuePosterior",
     "QLearningResult",
     "SimulationResult",
     "SolveResult",
     "batched_policy_iteration",
+    "check_termination",
     "compare_policies",
     "evaluate_policy",
     "q_learning",

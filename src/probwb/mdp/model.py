@@ -171,7 +171,8 @@ class MDP:
         ``R(s)`` as an ``(S,)`` array, or ``R(s, a, s')`` as an ``(A, S, S)`` array or a list of ``A``
         ``(S, S)`` matrices (then the expected reward ``sum_s' P R`` is stored).
     discount
-        In (0, 1); 1 is allowed only with a finite ``horizon`` or for the average-reward solver.
+        In (0, 1]. At 1: a finite ``horizon``, the average-reward solver, or an episodic problem whose
+        termination is certain (see :func:`probwb.mdp.solvers.check_termination`) for the other solvers.
     states, actions
         Names (strings). Default names are ``s0, s1, ...`` and ``a0, a1, ...`` (made on first use).
     horizon

@@ -526,3 +526,45 @@ def test_clv_round_trips_are_exact(saved_models, tmp_path):
         else:
             assert back.probability_alive(df.head(25)).equals(m.probability_alive(df.head(25)))
             assert back.expected_purchases(df.head(25), 10.0).equals(m.expected_purchases(df.head(25), 10.0))
+
+
+def test_mdp_estimator_round_trip_is_exact(tmp_path):
+    from probwb.mdp.learn import MDPEstimator
+
+    rng = np.random.default_rng(12)
+    n = 400
+    logs = pd.DataFrame({"state": rng.choice(["a", "b", "c"], n), "action": rng.choice(["wait", "act"], n),
+                         "reward": rng.normal(size=n), "next_state": rng.choice(["a", "b", "c"], n)})
+    est = MDPEstimator(0.9, method="bayes", prior=0.5).fit(logs)
+    back = probwb.load(est.save(tmp_path / "est.pwb"))
+    assert isinstance(back, MDPEstimator)
+    assert np.array_equal(back.counts_, est.counts_) and np.array_equal(back.reward_sq_, est.reward_sq_)
+    assert (back.mdp_.P != est.mdp_.P).nnz == 0 and np.array_equal(back.mdp_.R, est.mdp_.R)
+    assert back.transition_table().equals(est.transition_table())
+    a, b = est.policy_posterior(30, random_state=4), back.policy_posterior(30, random_state=4)
+    assert a.action_probabilities().equals(b.action_probabilities())
+    assert a.value_summary().equals(b.value_summary())
+    # counts edited (and rehashed) to a fraction are refused
+    meta = _meta(tmp_path / "est.pwb")
+    bad = _edit_array(tmp_path / "est.pwb", tmp_path / "bad.pwb", meta["state"]["counts_"], lambda c: c + 0.5,
+                      rehash=True)
+    with pytest.raises(ModelFileError, match="counts must be whole numbers"):
+        MDPEstimator.load(bad)
+
+
+@pytest.mark.parametrize("spec_name", ["coupon_ab_test", "site_anova"])
+def test_stats_spec_results_round_trip_is_exact(tmp_path, spec_name):
+    import yaml
+
+    from probwb.stats.spec import SpecResults, run_spec
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "models" / f"{spec_name}.yaml").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saved = run_spec(spec, quick=True, random_state=3)["model"]
+    back = SpecResults.load(saved.save(tmp_path / "stats.pwb"))
+    assert back.titles == saved.titles and back.summary().equals(saved.summary())
+    for r, s in zip(back.results, saved.results, strict=True):
+        assert type(r) is type(s)
+        assert r.to_frame().equals(s.to_frame())
+        assert r.interpret() == s.interpret()

@@ -70,6 +70,8 @@ MODEL_CLASSES: dict[str, tuple[str, str]] = {
     "BetaGeoModel": ("probwb.hier.clv", "BetaGeoModel"),
     "ParetoNBDModel": ("probwb.hier.clv", "ParetoNBDModel"),
     "GammaGammaModel": ("probwb.hier.clv", "GammaGammaModel"),
+    "MDPEstimator": ("probwb.mdp.learn", "MDPEstimator"),
+    "SpecResults": ("probwb.stats.spec", "SpecResults"),
 }
 
 # classes registered at run time by code (plug-in families); a file can name only what the running
@@ -221,10 +223,21 @@ class _Writer:
             # column by column, so each keeps its dtype
             return {"__frame__": {"data": [self.encode(value.iloc[:, j].to_numpy(), where, depth + 1)
                                            for j in range(value.shape[1])],
-                                  "index": self.encode(list(value.index), where, depth + 1),
-                                  "columns": self.encode(list(value.columns), where, depth + 1)}}
+                                  "index": self._index(value.index, where, depth),
+                                  "columns": self._index(value.columns, where, depth)}}
+        if isinstance(value, pd.Series):
+            return {"__series__": {"values": self.encode(value.to_numpy(), where, depth + 1),
+                                   "index": self._index(value.index, where, depth),
+                                   "name": self.encode(value.name, where, depth + 1)}}
         raise ModelFileError(f"cannot save {where}: values of type {type(value).__name__} are not part of "
                              "probwb's model file format")
+
+    def _index(self, index: Any, where: str, depth: int) -> Any:
+        import pandas as pd
+
+        return {"values": self.encode(list(index), where, depth + 2),
+                "names": self.encode(list(index.names), where, depth + 2),
+                "multi": isinstance(index, pd.MultiIndex)}
 
 
 _SCALAR_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -258,7 +271,7 @@ class _Reader:
         tag = tags[0]
         allowed = {"__float__": {"__float__"}, "__scalar__": {"__scalar__", "value"}, "__array__": {"__array__"},
                    "__objarray__": {"__objarray__", "shape", "dtype"}, "__tuple__": {"__tuple__"},
-                   "__dict__": {"__dict__"}, "__frame__": {"__frame__"}}
+                   "__dict__": {"__dict__"}, "__frame__": {"__frame__"}, "__series__": {"__series__"}}
         if tag not in allowed or set(value) != allowed[tag]:
             raise self._fail(f"unknown or malformed tagged value with keys {sorted(value)[:5]}")
         body = value[tag]
@@ -300,17 +313,29 @@ class _Reader:
                     k = self.decode(k, depth + 1)
                     out_d[k] = self.decode(v, depth + 1)
                 return out_d
-            cols = self.decode(body["columns"], depth + 1)
+            if tag == "__series__":
+                return pd.Series(self.decode(body["values"], depth + 1), index=self._index(body["index"], depth),
+                                 name=self.decode(body["name"], depth + 1))
+            cols = self._index(body["columns"], depth)
             data = [self.decode(v, depth + 1) for v in body["data"]]
             if len(cols) != len(data):
                 raise self._fail(f"a table has {len(cols)} column names but {len(data)} columns")
-            frame = pd.DataFrame(dict(enumerate(data)), index=self.decode(body["index"], depth + 1))
+            frame = pd.DataFrame(dict(enumerate(data)), index=self._index(body["index"], depth))
             frame.columns = cols
             return frame
         except ModelFileError:
             raise
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise self._fail(f"malformed {tag} value ({exc})") from None
+
+    def _index(self, body: Any, depth: int) -> Any:
+        import pandas as pd
+
+        values = self.decode(body["values"], depth + 2)
+        names = self.decode(body["names"], depth + 2)
+        if body["multi"] is True:
+            return pd.MultiIndex.from_tuples(values, names=names)
+        return pd.Index(values, name=names[0] if names else None, tupleize_cols=False)
 
 
 # ----------------------------------------------------------------------------------- posteriors

@@ -218,6 +218,64 @@ class MDPEstimator:
 
         return PolicyPosterior(self.states_, self.actions_, pol, V, solve(point, "policy_iteration"))
 
+    # ------------------------------------------------------------------ persistence
+    def _file_config(self) -> dict[str, Any]:
+        return {"discount": self.discount, "method": self.method, "prior": self.prior, "unseen": self.unseen,
+                "states": None if self.states is None else [str(s) for s in self.states],
+                "actions": None if self.actions is None else [str(a) for a in self.actions],
+                "state": self.state, "action": self.action, "reward": self.reward, "next_state": self.next_state}
+
+    def save(self, path: Any) -> Any:
+        """Save the fitted estimator atomically as a ``.pwb`` model file (counts and reward sums; see
+        probwb.core.io); return the path."""
+        from probwb.core.io import save_model
+
+        self._check()
+        return save_model(path, self, config=self._file_config())
+
+    @classmethod
+    def load(cls, path: Any) -> MDPEstimator:
+        """Load an estimator saved by :meth:`save` and return it; a foreign, damaged or edited file, or one
+        whose counts fail validation, raises ModelFileError."""
+        from probwb.core.io import load_model
+
+        return load_model(path, cls)
+
+    def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Return ``(state, extras)`` for probwb.core.io.save_model: the sufficient statistics."""
+        return {"counts_": self.counts_, "reward_sum_": self.reward_sum_, "reward_sq_": self.reward_sq_,
+                "states_": list(self.states_), "actions_": list(self.actions_)}, {}
+
+    @classmethod
+    def _from_file_state(cls, state: dict[str, Any], extras: dict[str, bytes],
+                         config: dict[str, Any]) -> MDPEstimator:
+        """Rebuild a saved estimator: counts checked, point-estimate MDP rebuilt and validated; return it."""
+        from probwb.errors import ModelFileError
+
+        est = cls(**config)
+        states, actions = [str(s) for s in state["states_"]], [str(a) for a in state["actions_"]]
+        S, A = len(states), len(actions)
+        counts = np.asarray(state["counts_"], dtype=float)
+        rs, rq = np.asarray(state["reward_sum_"], dtype=float), np.asarray(state["reward_sq_"], dtype=float)
+        if counts.shape != (A, S, S) or rs.shape != (A, S) or rq.shape != (A, S):
+            raise ModelFileError(f"MDPEstimator file: counts {counts.shape} and reward sums {rs.shape} must be "
+                                 f"({A}, {S}, {S}) and ({A}, {S}) for {S} states and {A} actions")
+        if (not np.isfinite(counts).all() or (counts < 0).any() or (counts != np.round(counts)).any()
+                or not np.isfinite(rs).all() or not np.isfinite(rq).all() or (rq < 0).any()):
+            raise ModelFileError("MDPEstimator file: counts must be whole numbers >= 0 and reward sums finite "
+                                 "(sums of squares >= 0)")
+        if S == 0 or A == 0 or len(set(states)) != S or len(set(actions)) != A:
+            raise ModelFileError(f"MDPEstimator file: states {states} and actions {actions} must be distinct")
+        est.counts_ = counts
+        est.n_ = counts.sum(axis=2)
+        est.reward_sum_, est.reward_sq_ = rs, rq
+        est.states_, est.actions_ = states, actions
+        est.unseen_ = [(states[j], actions[i]) for i, j in np.argwhere(est.n_ == 0)]
+        if est.unseen_ and est.unseen == "error":
+            raise ModelFileError(f"MDPEstimator file: unseen='error' but pairs {est.unseen_[:5]} have no counts")
+        est.mdp_ = est._to_mdp(est._point_transitions(), est.reward_mean())
+        return est
+
 
 def batched_policy_values(T: np.ndarray, R: np.ndarray, discount: float, policy: np.ndarray) -> np.ndarray:
     """Exact values of one policy on ``n`` dense MDPs at once; return ``(n, S)``.

@@ -91,7 +91,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ModelError(f"the {rep.kind!r} family returned no fitted model for {args.spec!r}, "
                          "so there is nothing to save")
     step(f"saving {type(model).__name__}")
-    save_model(out, model, config=rep.spec)
+    # the model's own save stores its constructor settings (what loading rebuilds it from)
+    save = getattr(model, "save", None)
+    if callable(save):
+        save(out)
+    else:
+        save_model(out, model)
     print(f"model ({type(model).__name__}) saved to {out.resolve()}")
     print(f"load it in Python with: import probwb; model = probwb.load({str(out.resolve())!r})")
     print(f"diagnostics: {rep.diagnostics.get('verdict', 'not applicable')}; warnings: {len(rep.warnings)}")

@@ -50,6 +50,67 @@ class SpecResults:
         return pd.DataFrame({"title": list(self.titles), "method": [r.method for r in self.results],
                              "interpretation": [r.interpret() for r in self.results]})
 
+    def save(self, path: Any) -> Any:
+        """Save the results atomically as a ``.pwb`` model file (each result's fields as data; a regression's
+        statsmodels object is not stored); return the path."""
+        from probwb.core.io import save_model
+
+        return save_model(path, self, config={})
+
+    @classmethod
+    def load(cls, path: Any) -> SpecResults:
+        """Load results saved by :meth:`save` and return them; a foreign, damaged or edited file raises
+        ModelFileError."""
+        from probwb.core.io import load_model
+
+        return load_model(path, cls)
+
+    def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Return ``(state, extras)`` for probwb.core.io.save_model: per result its class name and fields."""
+        import dataclasses
+
+        classes = _result_classes()
+        out = []
+        for r in self.results:
+            name = type(r).__name__
+            if classes.get(name) is not type(r):
+                raise SpecError(f"cannot save a {name} result: expected one of {sorted(classes)}")
+            fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "model_"}
+            out.append({"class": name, "fields": fields})
+        return {"titles": list(self.titles), "results": out}, {}
+
+    @classmethod
+    def _from_file_state(cls, state: dict[str, Any], extras: dict[str, bytes], config: dict[str, Any]) -> SpecResults:
+        """Rebuild saved results through the result classes' constructors; return them."""
+        import dataclasses
+
+        from probwb.errors import ModelFileError
+
+        classes = _result_classes()
+        results = []
+        for item in state["results"]:
+            rc = classes.get(item["class"]) if isinstance(item.get("class"), str) else None
+            if rc is None:
+                raise ModelFileError(f"stats results file: unknown result class {item.get('class')!r}; expected "
+                                     f"one of {sorted(classes)}")
+            allowed = {f.name for f in dataclasses.fields(rc) if f.init and f.name != "model_"}
+            unknown = sorted(set(item["fields"]) - allowed)
+            if unknown:
+                raise ModelFileError(f"stats results file: {item['class']} has no field(s) {unknown}")
+            results.append(rc(**item["fields"]))
+        titles = tuple(str(t) for t in state["titles"])
+        if len(titles) != len(results):
+            raise ModelFileError(f"stats results file: {len(titles)} titles for {len(results)} results")
+        return cls(titles, tuple(results))
+
+
+def _result_classes() -> dict[str, type]:
+    """The result classes a stats results file may hold, by name."""
+    from probwb.stats.regress import RegressionResult
+    from probwb.stats.results import ABResult, AnovaResult, TableResult, TestResult
+
+    return {c.__name__: c for c in (TestResult, TableResult, AnovaResult, ABResult, RegressionResult)}
+
 
 def _shapiro(frame: pd.DataFrame, column: str):
     return htests.shapiro(frame[column])

@@ -157,14 +157,21 @@ class MDPEstimator:
         return T
 
     def sample_rewards(self, n: int, random_state: RandomState = None) -> np.ndarray:
-        """Draw ``n`` mean-reward tables ``(n, A, S)``: normal approximation ``mean ± sd / sqrt(count)``."""
+        """Draw ``n`` mean-reward tables ``(n, A, S)`` from their posterior; return the draws.
+
+        Per (state, action) with ``count >= 2`` logged rewards: ``mean + sd / sqrt(count) * t_{count-1}``, the
+        posterior of a normal mean with unknown variance under the prior ``1 / sigma^2`` (a normal draw with
+        the sample sd plugged in is too narrow for small counts). With fewer than 2 rewards the sd is
+        unknown and the mean is taken as known (0 when never logged; see ``unseen``).
+        """
         self._check()
         rng = check_random_state(random_state)
         cnt = np.maximum(self.n_, 1)
         mean = self.reward_sum_ / cnt
         var = np.maximum(self.reward_sq_ / cnt - mean**2, 0.0) * cnt / np.maximum(cnt - 1, 1)
         se = np.where(self.n_ > 1, np.sqrt(var / cnt), 0.0)
-        return mean + se * rng.standard_normal((n, *mean.shape))
+        df = np.maximum(self.n_ - 1, 1)
+        return mean + se * rng.standard_t(np.broadcast_to(df, (n, *mean.shape)))
 
     def sample_mdps(self, n: int, random_state: RandomState = None) -> list[MDP]:
         """Draw ``n`` MDPs from the posterior (transitions Dirichlet, rewards at their mean)."""

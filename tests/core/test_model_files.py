@@ -568,3 +568,17 @@ def test_stats_spec_results_round_trip_is_exact(tmp_path, spec_name):
         assert type(r) is type(s)
         assert r.to_frame().equals(s.to_frame())
         assert r.interpret() == s.interpret()
+
+
+def test_probwb_run_says_how_to_load_what_it_wrote(tmp_path, monkeypatch, capsys):
+    from probwb.cli import main
+    from probwb.mdp.learn import MDPEstimator
+
+    monkeypatch.chdir(tmp_path)
+    spec = Path(__file__).parents[2] / "models" / "coupon_policy_mdp.yaml"
+    out = tmp_path / "policy.pwb"
+    assert main(["run", str(spec), "--quick", "--seed", "2", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"model = probwb.load({str(out.resolve())!r})" in printed
+    assert isinstance(probwb.load(out), MDPEstimator)
+    assert _meta(out)["class"] == "MDPEstimator"

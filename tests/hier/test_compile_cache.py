@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -173,8 +174,6 @@ def _tiny_model():
 
 
 def test_unsigned_or_tampered_entries_are_never_unpickled(tmp_path, monkeypatch, caplog):
-    import pickle
-
     monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PROBWB_COMPILE_CACHE", "1")
     monkeypatch.setattr(compile_cache, "_LOADED", {})
@@ -217,17 +216,23 @@ def test_a_key_file_others_can_read_turns_the_cache_off(tmp_path, monkeypatch):
 def test_a_damaged_entry_is_rebuilt_and_the_fit_succeeds(tmp_path, monkeypatch):
     monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PROBWB_COMPILE_CACHE", "1")
-    monkeypatch.setattr(compile_cache, "_LOADED", {})
-    model = _tiny_model()
-    backend._nutpie_numba_model(model)
-    (entry,) = compile_cache.cache_dir().glob("*.pwbc")
-    raw = bytearray(entry.read_bytes())
-    for pos in range(len(raw) // 2, len(raw) // 2 + 64):  # flip bytes inside the object code
-        raw[pos] ^= 0xFF
-    entry.write_bytes(bytes(raw))
     monkeypatch.setattr(compile_cache, "_LOADED", {})  # as a fresh process would start
-    compiled = backend._nutpie_numba_model(_tiny_model())
-    assert not getattr(compiled, "_from_compile_cache", False)  # compiled again, not loaded
-    # and the rebuilt entry is valid again
+    model = _tiny_model()
+    key = _key(model)
+    entry = compile_cache.cache_dir() / f"{key}.pwbc"
+    entry.parent.mkdir(parents=True)
+    # an entry for this very model whose bytes were damaged after signing (a flipped byte in the code)
+    payload = pickle.dumps({"key": key, "meta": {}, "logp": (b"\x7fELF" + bytes(range(256)) * 4, "f", b""),
+                            "expand": (b"", "g", b"")})
+    tag = compile_cache._tag(compile_cache._secret(), key, payload)
+    damaged = bytearray(payload)
+    damaged[len(damaged) // 2] ^= 0xFF
+    entry.write_bytes(compile_cache._MAGIC + tag + bytes(damaged))
+    compiled = backend._nutpie_numba_model(model)
+    assert not getattr(compiled, "_from_compile_cache", False)  # detected, compiled again, not loaded
+    idata = backend.sample(model, draws=30, tune=30, chains=1, random_state=1, progressbar=False,
+                           compile_backend="numba")
+    assert np.isfinite(np.asarray(idata.posterior["mu"])).all()
+    # the damaged entry was replaced by a valid one that a fresh process loads
     monkeypatch.setattr(compile_cache, "_LOADED", {})
-    assert compile_cache.lookup(entry.stem) is not None
+    assert compile_cache.lookup(key) is not None

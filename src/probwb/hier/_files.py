@@ -4,6 +4,7 @@ file is rebuilt through the constructor and checked like user input."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,18 @@ _GLM_SPECIAL = {"model_", "idata_", "diagnostics_", "design_info_"}
 _CLV_SPECIAL = {"idata_", "diagnostics_", "design_purchase_", "design_dropout_"}
 
 
+_LEARNED = re.compile(r"[a-z][a-z0-9_]*_")
+
+
 def _learned(model: Any, skip: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in model.__dict__.items() if k.endswith("_") and not k.startswith("_") and k not in skip}
+    return {k: v for k, v in model.__dict__.items() if _LEARNED.fullmatch(k) and k not in skip}
+
+
+def _set_learned(model: Any, learned: dict[str, Any], skip: set[str], where: str) -> None:
+    for k, v in learned.items():
+        if not isinstance(k, str) or not _LEARNED.fullmatch(k) or k in skip:
+            raise ModelFileError(f"{where} file: {k!r} is not a learned attribute name")
+        setattr(model, k, v)
 
 
 def _posterior(extras: dict[str, bytes], where: str) -> Any:
@@ -69,8 +80,7 @@ def glm_from_file_state(cls: type, state: dict[str, Any], extras: dict[str, byte
     post = getattr(idata, "posterior", None)
     if post is None:
         raise ModelFileError("HierarchicalGLM file: the stored InferenceData has no posterior group")
-    for k, v in state["learned"].items():
-        setattr(model, k, v)
+    _set_learned(model, state["learned"], _GLM_SPECIAL, "HierarchicalGLM")
     model.idata_ = idata
     model.design_info_ = info
     model.model_ = None
@@ -157,8 +167,7 @@ def clv_from_file_state(cls: type, state: dict[str, Any], extras: dict[str, byte
     for name in model._params:
         if name not in params or not (_finite(name, params[name], where) > 0).all():
             raise ModelFileError(f"{where} file: parameter {name!r} must be a positive finite number")
-    for k, v in learned.items():
-        setattr(model, k, v)
+    _set_learned(model, learned, _CLV_SPECIAL, where)
     model.idata_ = None
     model.diagnostics_ = None
     if "posterior" in extras:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,8 @@ _log = logging.getLogger("probwb.hmm")
 
 # published views that _publish() rebuilds from the stored parameters
 _DERIVED = {"transmat_", "transition_coef_", "emissions_", "emission_probs_", "rates_", "means_", "covars_"}
-# learned attributes stored by value (anything JSON/array-like)
-_PLAIN = ("state_names_", "startprob_", "transmat_mask_", "loglik_", "history_", "n_iter_", "converged_",
-          "n_obs_", "n_sequences_", "convergence_gap_")
+# learned attributes are stored by value: public names ending in "_" (loglik_, history_, ...)
+_LEARNED = re.compile(r"[a-z][a-z0-9_]*_")
 
 
 def hmm_file_config(model: Any) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def hmm_file_config(model: Any) -> dict[str, Any]:
 def hmm_to_file_state(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Return ``(state, extras)`` of a fitted HMM for probwb.core.io.save_model."""
     d = model.__dict__
-    state: dict[str, Any] = {k: d[k] for k in _PLAIN if k in d}
+    state: dict[str, Any] = {k: v for k, v in d.items() if _LEARNED.fullmatch(k) and k not in _DERIVED}
     state["emissions"] = [
         {"kind": em.kind, "column": em.column, "params": em.params(),
          "symbols": getattr(em, "symbols_", None), "min_covar": getattr(em, "min_covar", None)}
@@ -97,9 +97,9 @@ def hmm_from_file_state(cls: type, state: dict[str, Any], config: dict[str, Any]
     S = len(names)
     if S < 1 or len(set(names)) != S:
         raise ModelFileError(f"HMM file: state names must be distinct and non-empty, found {names}")
-    for k in _PLAIN:
-        if k in state:
-            setattr(model, k, state[k])
+    for k, v in state.items():
+        if _LEARNED.fullmatch(k) and k not in _DERIVED:
+            setattr(model, k, v)
     model.state_names_ = names
     model.startprob_ = check_stochastic(np.asarray(state["startprob_"], dtype=float)[None, :],
                                         name="startprob")[0]

@@ -321,3 +321,14 @@ def test_cramers_v_says_when_the_sample_value_is_outside_its_interval():
     assert "indistinguishable from zero" in r.details["effect_size_note"] and "indistinguishable" in r.interpret()
     clear = cramers_v(30.0, 200, (3, 4))
     assert clear.note == "" and clear.ci[0] < clear.value < clear.ci[1]
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, 95, -0.5])
+def test_bad_confidence_is_refused_by_name(confidence):
+    x, y = np.arange(8.0), np.arange(8.0) ** 1.3
+    with pytest.raises(SpecError, match="confidence"):
+        ttest(x, y, confidence=confidence)
+    from probwb.stats import proportions_test
+
+    with pytest.raises(SpecError, match="confidence"):
+        proportions_test([10, 20], [50, 60], confidence=confidence)

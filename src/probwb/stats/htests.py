@@ -16,7 +16,7 @@ from scipy import stats
 
 from probwb.core.validation import check_columns, check_dataframe
 from probwb.errors import DataError, SmallSampleWarning, SpecError
-from probwb.stats.effects import cohens_d, cramers_v
+from probwb.stats.effects import _check_confidence, cohens_d, cramers_v
 from probwb.stats.results import TestResult
 
 __all__ = [
@@ -82,6 +82,7 @@ def ttest(x, y=None, *, value: str | None = None, group: str | None = None, mu: 
     result keeps d without an interval and a warning.
     """
     alternative = _alt(alternative)
+    _check_confidence(confidence)
     labels = None
     if isinstance(x, pd.DataFrame):
         if value is None or group is None:
@@ -219,6 +220,7 @@ def proportions_test(successes, trials, *, method: str = "z", alternative: str =
     The estimate is ``p1 - p2`` with a Wald interval; the effect size is Cohen's h.
     """
     alternative = _alt(alternative)
+    _check_confidence(confidence)
     s, n = _counts(successes, trials)
     p1, p2 = s / n
     diff = float(p1 - p2)

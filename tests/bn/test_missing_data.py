@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from probwb.bn import BayesNet, kernels, learning
-from probwb.errors import ConvergenceWarning
+from probwb.errors import ConvergenceWarning, SpecError
 
 
 def _mcar(data: pd.DataFrame, rate: float, rng: np.random.Generator) -> pd.DataFrame:
@@ -147,3 +147,31 @@ def test_batched_plan_keeps_row_axis_when_evidence_is_d_separated():
     plan = kernels.compile_plan(parents, cards, (1,), (2,), batched=True, sampled=True)
     out = kernels.run_plan(plan, sampled, {2: np.array([0, 1, 1])})
     assert out.shape == (2, 3, 3)
+
+
+def test_bayes_fit_with_missing_cells_keeps_posterior_draws(asia):
+    rng = np.random.default_rng(11)
+    data = _mcar(asia.sample(1500, random_state=rng), 0.4, rng)
+    net = BayesNet(asia.edges, asia.node_states, method="bayes", n_posterior_draws=300, random_state=2).fit(data)
+    assert net.interval_method_.startswith("data augmentation")
+    assert net.summary().attrs["interval_method"] == net.interval_method_
+    for node in net.nodes:
+        draws = net.posterior_draws_[node]
+        assert draws.shape == (300,) + net.cpts_[node].shape
+        np.testing.assert_allclose(draws.sum(axis=-1), 1.0, rtol=1e-12)
+    # well-informed entries: the posterior mean is EM's estimate up to Monte Carlo and O(1/n) error
+    lung = net.posterior_draws_["lung"][:, 0, 0]
+    assert abs(lung.mean() - net.cpts_["lung"][0, 0]) < 4 * lung.std() / np.sqrt(30) + 0.005
+    # the same seed gives the same draws
+    again = BayesNet(asia.edges, asia.node_states, method="bayes", n_posterior_draws=300, random_state=2).fit(data)
+    np.testing.assert_array_equal(again.posterior_draws_["lung"], net.posterior_draws_["lung"])
+    complete = BayesNet(asia.edges, asia.node_states, method="bayes").fit(asia.sample(200, random_state=1))
+    assert complete.posterior_draws_ is None and complete.interval_method_.startswith("Dirichlet posterior")
+    assert BayesNet(asia.edges, method="mle").fit(data).interval_method_ is None
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "many", True])
+def test_n_posterior_draws_must_be_a_positive_integer(asia, bad):
+    data = asia.sample(50, random_state=0)
+    with pytest.raises(SpecError, match=r"n_posterior_draws must be a positive integer.*found"):
+        BayesNet(asia.edges, method="bayes", n_posterior_draws=bad).fit(data)

@@ -23,6 +23,7 @@ __all__ = [
     "PosteriorDraws",
     "data_augmentation",
     "dirichlet_draws",
+    "draw_cpts",
     "sample_counts",
     "family_counts",
     "prior_pseudo_counts",
@@ -255,6 +256,11 @@ class EnumeratedRows:
         part = np.flatnonzero(frac > 1e-9)
         self.unit_row = np.concatenate([np.repeat(np.arange(len(self.rows)), whole), part])
         self.unit_w = np.concatenate([np.ones(int(whole.sum())), frac[part]])
+        # each joint state's cell in every family table: marginalising is one bincount a node
+        states = np.indices(self.cards).reshape(n_nodes, -1)
+        self.fam_shape = [tuple(self.cards[u] for u in (*pas, v)) for v, pas in enumerate(self.parents)]
+        self.fam_index = [np.ravel_multi_index(tuple(states[u] for u in (*pas, v)), self.fam_shape[v])
+                          for v, pas in enumerate(self.parents)]
 
     @classmethod
     def build(cls, parents: Sequence[Sequence[int]], cards: Sequence[int], codes: np.ndarray,
@@ -283,14 +289,8 @@ class EnumeratedRows:
 
     def family_counts(self, state_counts: np.ndarray) -> list[np.ndarray]:
         """Return each node's family table ``(*parent_cards, card)`` summed from joint-state counts."""
-        table = state_counts.reshape(self.cards)
-        out = []
-        for v, pas in enumerate(self.parents):
-            fam = (*pas, v)
-            srt = sorted(fam)
-            marg = table.sum(axis=tuple(u for u in range(len(self.cards)) if u not in fam))
-            out.append(np.transpose(marg, [srt.index(u) for u in fam]))
-        return out
+        return [np.bincount(idx, weights=state_counts, minlength=int(np.prod(shape))).reshape(shape)
+                for idx, shape in zip(self.fam_index, self.fam_shape, strict=True)]
 
     def expected_counts(self, cpts: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:
         """E-step: ``(expected family counts, sum of weight * log P(observed row))``, as
@@ -337,6 +337,25 @@ def dirichlet_draws(alpha: np.ndarray, rng: np.random.Generator, size: tuple[int
     logg -= logg.max(axis=-1, keepdims=True)
     g = np.exp(logg)
     return g / g.sum(axis=-1, keepdims=True)
+
+
+def draw_cpts(alphas: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """Return one Dirichlet draw of every CPT (rows along the last axis) from ``alphas``.
+
+    One gamma call for all tables when no pseudo-count is below 0.5 (no underflow to a zero row
+    is possible then); otherwise each table by :func:`dirichlet_draws`.
+    """
+    flat = np.concatenate([a.ravel() for a in alphas])
+    if flat.min() < 0.5:
+        return [dirichlet_draws(a, rng) for a in alphas]
+    g = rng.standard_gamma(flat)
+    out = []
+    pos = 0
+    for a in alphas:
+        x = g[pos:pos + a.size].reshape(a.shape)
+        out.append(x / x.sum(axis=-1, keepdims=True))
+        pos += a.size
+    return out
 
 
 def _multinomial_rows(w: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -555,7 +574,7 @@ def data_augmentation(
             counts = enumerated.sample_counts(cpts, rng)
         else:
             counts = sample_counts(parents, cards, cpts, codes, weights, rng, cache)
-        cpts = [dirichlet_draws(c + a, rng) for c, a in zip(counts, priors, strict=True)]
+        cpts = draw_cpts([c + a for c, a in zip(counts, priors, strict=True)], rng)
         if it >= burn_in:
             for v, c in enumerate(cpts):
                 out[v][it - burn_in] = c

@@ -697,6 +697,10 @@ class BayesNet:
             raise SpecError(f"method must be 'mle' or 'bayes', found {method!r}")
         prior = self.prior if prior is None else prior
         ess = self.equivalent_sample_size if equivalent_sample_size is None else equivalent_sample_size
+        draws = self.n_posterior_draws
+        if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+            raise SpecError(f"n_posterior_draws must be a positive integer (CPT draws kept for credible "
+                            f"intervals), found {draws!r}")
         data = check_dataframe(data)
         if self.structure is None and not self._names:
             raise NotFittedError("BayesNet.fit needs a structure: pass structure= (dict of parents or "
@@ -777,8 +781,6 @@ class BayesNet:
         self.interval_method_ = "Dirichlet posterior (conjugate, complete data)" if method == "bayes" else None
         if missing and method == "bayes":
             n_draws = int(self.n_posterior_draws)
-            if n_draws < 1:
-                raise SpecError(f"n_posterior_draws must be a positive integer, found {self.n_posterior_draws!r}")
             burn = max(100, n_draws // 5)
             da = learning.data_augmentation(self._parents, self._cards, uniq, uw, priors, res.cpts,
                                             n_draws=n_draws, burn_in=burn, rng=rng, verbose=self.verbose)

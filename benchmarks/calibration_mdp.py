@@ -76,7 +76,7 @@ def main() -> None:
     lines = [
         "# probwb.mdp: calibration of policy-value intervals from logs",
         "",
-        f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python benchmarks/calibration_mdp.py` "
+        f"Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `python benchmarks/calibration_mdp.py` "
         f"on commit {commit} ({elapsed:.0f} s). {args.reps} replications per row, {args.draws} posterior draws "
         f"per interval; log sizes m = {', '.join(map(str, args.sizes))} transitions per (state, action) "
         f"(8 m rows); seeds 1000 + size index, 2000 for the prior-drawn truth.",
@@ -86,7 +86,8 @@ def main() -> None:
         "`MDPEstimator(prior=1).fit(logs).policy_value_posterior(policy).interval(level)` is an equal-tailed "
         "Bayesian credible interval for the policy's value `V_pi(s)`: each posterior draw takes every "
         "(state, action) transition row from Dirichlet(counts + prior) and each mean reward from "
-        "N(logged mean, sd / sqrt(count)) (a normal approximation), and solves `V_pi` of that MDP exactly. "
+        "logged mean + sd / sqrt(count) * t(count - 1) (the posterior of a normal mean with unknown variance "
+        "under the prior 1/sigma^2), and solves `V_pi` of that MDP exactly. "
         "`policy_posterior().values` is the same for the optimal value `V*` (each draw solved by batched policy "
         "iteration). The truth is the value under the MDP that generated the logs. Simulation: the MDP of "
         "tests/calibration/test_mdp.py (4 states, 2 actions, structural zeros in 5 of 8 transition rows, "

@@ -10,8 +10,10 @@ which gives an ``xarray.DataArray`` with dims ``("sample", "customer")``.
 Fitting:
 - ``method="mcmc"`` (default): NUTS through :func:`probwb.hier.backend.sample` (nutpie when installed),
   checked by :func:`probwb.diagnostics.check`; a non-ok verdict warns and is shown in ``summary()``.
-- ``method="mle"``: maximum likelihood with scipy on the closed-form likelihood (seconds), with
-  intervals from a Laplace approximation on the log scale of the positive parameters.
+- ``method="mle"``: maximum likelihood with scipy on the closed-form likelihood (seconds). ``summary()``
+  shows the optimum (``estimate``), its standard error and a Wald interval on the log scale of the
+  positive parameters (``interval_method`` names it); per-customer outputs average over draws from the
+  same normal (Laplace) approximation of the log-parameters.
 - ``method="map"``: as ``"mle"`` but maximising likelihood x prior density of the model's free
   variables on their natural scale (PyMC's ``find_MAP`` convention). With BG/NBD's default
   phi/kappa priors the mode sits below the MLE in ``a`` and ``b`` (about -11% on CDNOW) although the

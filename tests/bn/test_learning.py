@@ -12,6 +12,15 @@ from probwb.bn import BayesNet
 from probwb.errors import ConvergenceWarning, DataError, NotFittedError, SpecError, StateError
 
 
+def _assert_within_binomial_error(est: np.ndarray, truth: np.ndarray, n_cfg: np.ndarray, z: float = 5.0,
+                                  cap: float = 1.0) -> None:
+    """Each CPT cell within ``z`` binomial standard errors of the truth (at most ``cap``), given ``n_cfg``
+    rows per parent configuration (a floor of 1/n on the variance keeps p near 0 or 1 testable)."""
+    n = np.asarray(n_cfg, dtype=float)[..., None]
+    tol = np.minimum(z * np.sqrt(np.maximum(truth * (1 - truth), 1.0 / n) / n), cap)
+    assert (np.abs(est - truth) <= tol).all(), (est, truth, tol)
+
+
 @pytest.fixture(scope="module")
 def asia_data(asia):
     return asia.sample(4000, random_state=0)
@@ -24,9 +33,10 @@ def test_mle_equals_relative_frequencies(asia, asia_data):
     assert net.cpt("lung").loc["yes", "yes"] == pytest.approx(want, abs=1e-12)
     # states taken from the categorical columns, in the network's order
     assert net.node_states["smoke"] == ["yes", "no"]
-    # recovers the generating CPTs within sampling error
+    # recovers the generating CPTs within sampling error: 5 binomial standard errors per cell (a flat
+    # 0.05 would accept P(lung | no smoking) = 0.05 for the true 0.01)
     for node in ["smoke", "lung", "bronc"]:
-        np.testing.assert_allclose(net.cpts_[node], asia.cpts_[node], atol=0.05)
+        _assert_within_binomial_error(net.cpts_[node], asia.cpts_[node], net.counts_[node].sum(axis=-1))
 
 
 def test_bayes_bdeu_and_k2_pseudo_counts(asia_data):
@@ -86,7 +96,10 @@ def test_em_missing_cells_recovers_parameters_and_beats_available_case(asia, asi
     marg = asia.query("lung")["yes"]
     assert net.query("lung")["yes"] == pytest.approx(marg, abs=0.02)
     assert abs(data["lung"].eq("yes").sum() / data["lung"].notna().sum() - marg) > 0.02
-    np.testing.assert_allclose(net.cpts_["lung"], asia.cpts_["lung"], atol=0.05)
+    # the rows observing smoke and lung together bound the information about each CPT row from below
+    both = data[["smoke", "lung"]].dropna()
+    n_cfg = [int((both["smoke"] == s).sum()) for s in net.node_states["smoke"]]
+    _assert_within_binomial_error(net.cpts_["lung"], asia.cpts_["lung"], np.array(n_cfg), cap=0.05)
 
 
 def test_em_latent_node_with_restarts():

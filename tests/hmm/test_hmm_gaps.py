@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import poisson
 
-from probwb.errors import DataError
+from probwb.errors import DataError, ModelError
 from probwb.hmm import HMM
 
 NAMES = ["active", "at_risk", "churned"]
@@ -124,6 +124,18 @@ def test_datetime_times_and_error_options(truth: HMM) -> None:
     dated = pd.DataFrame({"customer_id": "c", "week": weeks, "purchases": [2, 1, 0, 0]})
     filled = pd.DataFrame({"customer_id": "c", "week": np.arange(6), "purchases": [2, 1, 0, np.nan, np.nan, 0]})
     assert truth.score(dated) == pytest.approx(truth.score(filled), rel=1e-12)
+    # a grid step given explicitly: 7 days on dates, 0.5 on numbers (each week then is two steps)
+    daily = HMM(2, emission={"purchases": "poisson"}, id_col="customer_id", time_col="week", time_step="7D",
+                n_init=1, random_state=0).fit(pd.concat([dated, dated.assign(customer_id="d")]))
+    assert daily.time_step_ == pd.Timedelta("7D").value
+    half = HMM(2, emission={"purchases": "poisson"}, id_col="customer_id", time_col="week", time_step=0.5, n_init=1,
+               random_state=0).fit(filled.fillna(0))
+    A = half.transmat_
+    e = poisson.pmf(2, half.rates_["purchases"].to_numpy())
+    first = pd.DataFrame({"customer_id": "z", "week": [0, 1], "purchases": [2, 2]})
+    assert half.score(first) == pytest.approx(np.log((half.startprob_ * e) @ (A @ A) @ e), rel=1e-12)
+    with pytest.raises(ModelError, match="duration such as '7D'"):
+        HMM(2, emission={"purchases": "poisson"}, id_col="customer_id", time_col="week", time_step=7).fit(dated)
 
     base = pd.DataFrame({"id": [1, 1, 1, 2, 2], "time": [0, 1, 2, 0, 1], "y": [0, 1, 2, 1, 0]})
     with pytest.raises(DataError, match=r"entity 2 jumps from time=0.0 to 2.5: expected a whole number of grid steps"):

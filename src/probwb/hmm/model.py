@@ -141,7 +141,8 @@ class HMM:
         id, time or an input).
     id_col, time_col : entity and time columns of a long DataFrame.
     time_gaps : what a jump in an entity's time column means. The grid step is the smallest step between
-        two rows of one entity in the fit data (``time_step`` sets it instead; numbers or datetimes). With
+        two rows of one entity in the fit data (``time_step`` sets it instead: a number for numeric times,
+        a duration such as ``"7D"`` for datetimes). With
         ``"power"`` (default) a jump of ``k`` grid steps moves the chain by the ``k``-th power of the
         transition matrix (the ``k - 1`` unseen steps are marginalised, exactly as rows with every
         observation missing would be) in fitting, scoring, posteriors and decoding; an input-driven chain
@@ -408,9 +409,15 @@ class HMM:
         diff = (t[1:] - t[:-1])[same]
         step = getattr(self, "time_step_", None)
         if self.time_step is not None:
-            step = float(self.time_step) * unit
-            if not np.isfinite(step) or step <= 0:
-                raise ModelError(f"time_step must be a positive number, found {self.time_step!r}")
+            try:
+                # datetimes take a duration ("7D", a Timedelta); numeric times a number
+                step = (float(pd.Timedelta(self.time_step).value) if unit != 1.0 and not isinstance(
+                    self.time_step, int | float) else float(self.time_step) * unit)
+            except (TypeError, ValueError):
+                step = float("nan")
+            if not np.isfinite(step) or step <= 0 or (unit != 1.0 and isinstance(self.time_step, int | float)):
+                raise ModelError(f"time_step must be a positive number for numeric times or a duration such as "
+                                 f"'7D' for datetimes, found {self.time_step!r} for a {st.dtype} time column")
         if step is None:
             if diff.size == 0:
                 return None

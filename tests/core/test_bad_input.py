@@ -242,6 +242,18 @@ def test_hmm_spec_input_baseline_and_emission_names():
         validate_spec({"model": {**model, "absorbing": ["c"]}})
 
 
+def test_hmm_python_api_name_keyed_mappings():
+    from probwb.hmm import HMM
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"id": np.repeat(np.arange(20), 5), "time": np.tile(np.arange(5), 20),
+                         "x": rng.poisson(2, 100), "c": rng.choice(["none", "10%"], 100)})
+    with pytest.raises(StateError, match=r"input_baseline: unknown input column 'cc' \(did you mean 'c'\?\)"):
+        HMM(2, columns=["x"], inputs="c", input_baseline={"cc": "none"}).fit(data)
+    with pytest.raises(StateError, match="symbols: unknown categorical column 'xx'; expected categorical columns: none"):
+        HMM(2, emission={"x": "poisson"}, symbols={"xx": [0, 1]}).fit(data)
+
+
 # ---------------------------------------------------------------------------------------------- sizes
 def test_sizes_beyond_memory_are_refused():
     from probwb.datasets import simulate_coupon_campaign, simulate_patient_cohort

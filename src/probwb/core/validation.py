@@ -204,7 +204,7 @@ def check_known_keys(
     if unknown:
         parts = [f"{short_repr(k)}{_did_you_mean(str(k), names)}" for k in unknown[:5]]
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
+        shown = (", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")) or "none"
         raise error(f"{where}: unknown {what} {', '.join(parts)}{more}; expected {what}s: {shown}")
     given = {str(k) for k in mapping}
     left = [n for n in names if n not in given]

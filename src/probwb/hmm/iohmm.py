@@ -18,11 +18,13 @@ likelihood (which can diverge when an input level never meets a move). Intercept
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from probwb.core.validation import check_known_keys
 from probwb.errors import DataError, StateError
 
 __all__ = ["InputEncoder", "LogitTransitions"]
@@ -53,6 +55,9 @@ class InputEncoder:
 
     def fit(self, data: pd.DataFrame) -> InputEncoder:
         """Learn levels and baselines from ``data``; return self."""
+        check_known_keys(self.baseline, self.columns, where="input_baseline", what="input column",
+                         default="the most frequent level", error=StateError,
+                         logger=logging.getLogger("probwb.hmm"))
         self.names_ = []
         for col in self.columns:
             s = data[col]

@@ -14,7 +14,13 @@ import pandas as pd
 from probwb.core.io import load_model, save_model
 from probwb.core.progress import progress
 from probwb.core.random import RandomState, check_random_state
-from probwb.core.validation import as_float_array, check_columns, check_dataframe, check_stochastic
+from probwb.core.validation import (
+    as_float_array,
+    check_columns,
+    check_dataframe,
+    check_known_keys,
+    check_stochastic,
+)
 from probwb.errors import (
     ConvergenceWarning,
     DataError,
@@ -272,6 +278,9 @@ class HMM:
             spec = dict.fromkeys(cols, self.emission)
         if not spec:
             raise ModelError("emission: at least one observed column is needed")
+        if self.symbols:
+            check_known_keys(self.symbols, [c for c, k in spec.items() if k == "categorical"], where="symbols",
+                             what="categorical column", error=StateError, log_left=False)
         out = {}
         for col, kind in spec.items():
             opts: dict[str, Any] = {}

@@ -25,30 +25,35 @@ SPEC = {"nodes": {
 N_REPS = 200
 
 
-def _coverage(rate: float, n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Hits of the 50% and 90% intervals for P(B=b1 | A=a0) over N_REPS replications, and the
-    mean 90% width."""
+def _coverage(rate: float, n_rows: int, seed: int, n_reps: int = N_REPS, intervals: bool = True
+              ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Hits of the 50% and 90% intervals for P(B=b1 | A=a0) over ``n_reps`` replications, the
+    mean 90% width and the errors of the point estimate."""
     truth = BayesNet.from_spec(SPEC)
     target = truth.cpts_["B"][0, 1]
     rng = np.random.default_rng(seed)
-    hits = np.zeros((2, N_REPS), dtype=bool)
+    hits = np.zeros((2, n_reps), dtype=bool)
     widths = []
-    for r in range(N_REPS):
+    errors = np.empty(n_reps)
+    for r in range(n_reps):
         data = truth.sample(n_rows, random_state=rng)
         if rate:
             data = data.astype(object).mask(rng.random(data.shape) < rate)
         net = BayesNet(truth.edges, truth.node_states, method="bayes", random_state=int(rng.integers(2**31)))
         # fewer kept draws than the default keeps the test fast; set after construction so the
         # same test runs on code without this setting
-        net.n_posterior_draws = 400
+        net.n_posterior_draws = 400 if intervals else 1
         net.fit(data)
+        errors[r] = net.cpts_["B"][0, 1] - target
+        if not intervals:
+            continue
         for i, level in enumerate((0.5, 0.9)):
             res = net.query("B", {"A": "a0"}, interval=level, n_samples=400, random_state=r)
             lo, hi = res.loc["b1", "lower"], res.loc["b1", "upper"]
             hits[i, r] = lo <= target <= hi
             if level == 0.9:
                 widths.append(hi - lo)
-    return hits[0], hits[1], float(np.mean(widths))
+    return hits[0], hits[1], float(np.mean(widths)) if widths else np.nan, errors
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +78,15 @@ def test_cpt_intervals_calibrated_with_40pct_missing_cells(complete, missing):
         assert row["inside"], row
     # the data hold less information: intervals are wider than with every cell observed
     assert missing[2] > 1.1 * complete[2]
+
+
+def test_point_estimate_bias_shrinks_with_n(missing):
+    # BDeu pulls P(B=b1 | A=a0) = 0.3 towards 1/2 by O(1/n); with 40% of cells missing as well
+    small = missing[3]
+    large = _coverage(0.4, 2000, 303, n_reps=100, intervals=False)[3]
+    se_small = small.std(ddof=1) / np.sqrt(len(small))
+    se_large = large.std(ddof=1) / np.sqrt(len(large))
+    assert small.mean() > 2 * se_small  # the shrinkage is visible at n = 200
+    assert abs(large.mean()) < abs(small.mean()) - 2 * np.hypot(se_small, se_large)
+    assert abs(large.mean()) < 3 * se_large + 0.003
+    assert np.sqrt(np.mean(large ** 2)) < 0.5 * np.sqrt(np.mean(small ** 2))

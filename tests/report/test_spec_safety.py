@@ -12,6 +12,7 @@ from probwb.cli import main
 from probwb.errors import DataError, SpecError
 from probwb.report.schema import load_spec, safe_stem, validate_spec
 
+
 def _bomb(levels: int = 9) -> str:
     """A few hundred bytes of nested YAML aliases that expand to 9**levels strings under ``title``."""
     lines = ['&l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']

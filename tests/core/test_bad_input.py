@@ -421,3 +421,16 @@ def test_simulators_property(n):
         simulate_patient_cohort(n_patients=n, n_hospitals=2, n_visits=2, random_state=0)
     except ProbwbError:
         pass
+
+
+@FAST
+@given(_value, _value)
+def test_clv_constructor_property(priors, covariates):
+    from probwb.hier.clv import BetaGeoModel, GammaGammaModel
+
+    for build in (lambda: BetaGeoModel(priors=priors, covariates=covariates),
+                  lambda: GammaGammaModel(priors=priors)):
+        try:
+            build()
+        except ProbwbError:
+            pass

@@ -57,7 +57,7 @@ from scipy import optimize, special
 
 from probwb.core.io import load_model, save_model
 from probwb.core.random import RandomState, check_random_state
-from probwb.core.validation import check_columns, check_dataframe, closest_match
+from probwb.core.validation import check_columns, check_dataframe, closest_match, short_repr
 from probwb.errors import ConvergenceWarning, DataError, ModelError, NotFittedError, SpecError, StateError
 from probwb.hier import clv_math as cm
 
@@ -426,6 +426,9 @@ class _CLVModel(abc.ABC):
 
     def __init__(self, priors: Mapping[str, Mapping[str, Any]] | None = None,
                  covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None) -> None:
+        if priors is not None and not isinstance(priors, Mapping):
+            raise SpecError(f"priors must be a mapping parameter -> {{dist: ..., ...}}, found "
+                            f"{type(priors).__name__} {short_repr(priors)}")
         self.priors = dict(priors) if priors else {}
         self.covariates = covariates
         allowed = list(self._params) + list(self._extra_priors)

@@ -137,6 +137,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=500, help="EM interval replications")
     parser.add_argument("--bayes-reps", type=int, default=8, help="BayesianHMM replications")
+    parser.add_argument("--bias-sizes", default="500:32,2000:24,8000:8",
+                        help="coupon study: N customers:replications, comma-separated")
     parser.add_argument("--only", nargs="+", choices=["em", "bias", "bayes"], default=["em", "bias", "bayes"],
                         help="studies to run; the others keep their section of the existing markdown")
     args = parser.parse_args()
@@ -154,7 +156,7 @@ def main() -> None:
             f"{dt.date.today().isoformat()})", "", to_markdown(em), ""])
     if "bias" in args.only:
         t0 = time.time()
-        sizes = {500: 16, 2000: 10, 8000: 4}
+        sizes = {int(n): int(r) for n, r in (item.split(":") for item in args.bias_sizes.split(","))}
         bias = study_coupon_bias(sizes, n_weeks=20, seed=seed)
         sections["Coupon"] = "\n".join([
             "## Coupon campaign: the 20% coupon's effects out of at_risk (logit scale)", "",

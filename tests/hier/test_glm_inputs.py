@@ -120,3 +120,34 @@ def test_prior_predictive_for_each_family():
         assert ypp.shape[:2] == (1, 50)
         if family != "studentt":
             assert (ypp >= 0).all() and np.allclose(ypp, np.round(ypp))
+
+
+def test_pooled_binomial_loo_counts_rows_with_their_own_trials():
+    # Binomial rows with different trials pooled into cells: each row keeps its own log C(n_i, y_i) +
+    # y_i log p + (n_i - y_i) log(1 - p) in LOO, as in the unpooled model (same draws, PyMC's logp).
+    import warnings
+
+    import arviz as az
+
+    from probwb import diagnostics
+    from probwb.errors import SamplingWarning
+    from probwb.hier import backend
+
+    rng = np.random.default_rng(4)
+    n = rng.integers(1, 6, 240)
+    df = pd.DataFrame({"n": n, "sex": rng.choice(["F", "M"], 240), "grp": rng.choice(["a", "b", "c", "d"], 240)})
+    df["k"] = rng.binomial(n, 0.3 + 0.2 * (df["sex"] == "M"))
+    formula = "k | trials(n) ~ sex + (1 | grp)"
+    glm = HierarchicalGLM(formula, family="binomial", aggregate=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        glm.fit(df, draws=60, tune=100, chains=2, random_state=3, progressbar=False)
+    assert glm.n_cells_ == 8
+    res = glm.loo(pointwise=True)
+    flat = HierarchicalGLM(formula, family="binomial", aggregate=False).build_model(df)
+    idata = az.InferenceData(posterior=glm.idata_.posterior)
+    backend.add_log_likelihood(flat, idata)
+    ref = diagnostics.loo(idata, pointwise=True, warn=False)
+    assert res.n_obs == ref.n_obs == 240 and res.n_units < 240
+    np.testing.assert_allclose([res.elpd_loo, res.se, res.p_loo], [ref.elpd_loo, ref.se, ref.p_loo], rtol=1e-8)
+    np.testing.assert_allclose(res.loo_i, ref.loo_i, rtol=1e-8, atol=1e-10)

@@ -1560,7 +1560,8 @@ class BayesNet:
                 "states": dict(self.states) if self.states else None, "method": self.method,
                 "prior": self.prior if not isinstance(self.prior, Mapping) else sorted(self.prior),
                 "equivalent_sample_size": self.equivalent_sample_size, "latent": self.latent,
-                "max_iter": self.max_iter, "tol": self.tol, "n_init": self.n_init, "target": self.target,
+                "max_iter": self.max_iter, "tol": self.tol, "n_init": self.n_init,
+                "n_posterior_draws": self.n_posterior_draws, "target": self.target,
                 "elimination": self.elimination}
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -1593,13 +1594,15 @@ class BayesNet:
                                                             for k, v in self.states.items()},
                 "method": self.method, "prior": prior, "equivalent_sample_size": self.equivalent_sample_size,
                 "latent": None if self.latent is None else [str(x) for x in self.latent],
-                "max_iter": self.max_iter, "tol": self.tol, "n_init": self.n_init, "target": self.target,
+                "max_iter": self.max_iter, "tol": self.tol, "n_init": self.n_init,
+                "n_posterior_draws": self.n_posterior_draws, "target": self.target,
                 "elimination": self.elimination, "random_state": None if rs is None else int(rs),
                 "verbose": bool(self.verbose)}
 
     def _to_file_state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         """Return ``(state, extras)`` for probwb.core.io.save_model: names, states, parents, CPTs and
-        the fit's record (counts, Dirichlet parameters, EM summary)."""
+        the fit's record (counts, Dirichlet parameters, EM summary, the data-augmentation draws behind
+        credible intervals and the name of the interval method)."""
         d = self.__dict__
         state: dict[str, Any] = {
             "names": list(self._names),
@@ -1607,10 +1610,10 @@ class BayesNet:
             "parents": [[self._names[p] for p in pas] for pas in self._parents] if self._names else [],
             "cpts": None if self._cpts is None else list(self._cpts),
         }
-        for key in ("method_", "n_rows_", "converged_", "n_iter_", "log_likelihood_"):
+        for key in ("method_", "n_rows_", "converged_", "n_iter_", "log_likelihood_", "interval_method_"):
             if key in d:
                 state[key] = d[key]
-        for key in ("counts_", "dirichlet_"):
+        for key in ("counts_", "dirichlet_", "posterior_draws_"):
             if key in d:
                 state[key] = None if d[key] is None else [d[key][n] for n in self._names]
         if "em_" in d:
@@ -1671,9 +1674,17 @@ class BayesNet:
         for key in ("counts_", "dirichlet_"):
             if key in state:
                 setattr(net, key, tables(key, positive=key == "dirichlet_"))
+        if "posterior_draws_" in state:
+            net.posterior_draws_ = net._checked_draws(state["posterior_draws_"])
         for key in ("method_", "n_rows_", "converged_", "n_iter_", "log_likelihood_"):
             if key in state:
                 setattr(net, key, state[key])
+        if "interval_method_" in state:
+            im = state["interval_method_"]
+            if im is not None and not isinstance(im, str):
+                raise ModelFileError(f"BayesNet file: interval_method_ must be text or null, found "
+                                     f"{type(im).__name__} {short_repr(im)}")
+            net.interval_method_ = im
         if "em_" in state:
             em = state["em_"]
             net.em_ = None if em is None else learning.EMResult(
@@ -1682,6 +1693,51 @@ class BayesNet:
                 converged=bool(em["converged"]), n_iter=int(em["n_iter"]),
                 all_log_likelihoods=[float(x) for x in em["all_log_likelihoods"]])
         return net
+
+    def _checked_draws(self, arrs: Sequence[Any] | None) -> dict[str, np.ndarray] | None:
+        """Return a model file's ``posterior_draws_`` (one array per node, in node order) as the
+        node -> draws dict, checked like user input: every node's draws have the shape
+        ``(n_draws,) + CPT shape`` with one ``n_draws`` for all nodes, and each drawn distribution is
+        finite, non-negative and sums to 1 within 1e-9. Wrong shapes raise ModelFileError, draws that
+        are not distributions ProbabilityError."""
+        from probwb.errors import ModelFileError
+
+        if arrs is None:
+            return None
+        if self._cpts is None or not isinstance(arrs, list) or len(arrs) != len(self._names):
+            found = len(arrs) if isinstance(arrs, list) else type(arrs).__name__
+            raise ModelFileError(f"BayesNet file: posterior_draws_ must hold one array per node "
+                                 f"({len(self._names)} nodes, CPTs present), found {found}")
+        out: dict[str, np.ndarray] = {}
+        n_draws: int | None = None
+        for v, (name, raw) in enumerate(zip(self._names, arrs, strict=True)):
+            a = np.asarray(raw)
+            shape = self._cpts[v].shape
+            if n_draws is None and a.ndim == len(shape) + 1 and a.shape[0] >= 1:
+                n_draws = a.shape[0]
+            want = (n_draws if n_draws is not None else "n_draws",) + shape
+            if a.dtype.kind not in "biuf" or a.shape != want:
+                raise ModelFileError(
+                    f"BayesNet file: posterior_draws_ of node {name!r} must have shape {want} (draws, then "
+                    f"the CPT's shape; the same number of draws for every node) and hold real numbers, "
+                    f"found shape {a.shape} of dtype {a.dtype}")
+            a = a.astype(float, copy=False)
+            if not np.isfinite(a).all() or (a < 0).any():
+                bad = np.argwhere(~np.isfinite(a) | (a < 0))[0]
+                raise ProbabilityError(f"posterior_draws_ of node {name!r} has negative or non-finite entries, "
+                                       f"e.g. {a[tuple(bad)]!r} at {bad.tolist()}")
+            sums = a.sum(axis=-1)
+            off = np.abs(sums - 1.0) > 1e-9
+            if off.any():
+                where = np.argwhere(off)[0]
+                pas = [self._names[p] for p in self._parents[v]]
+                conf = {pas[i]: self._states[self._parents[v][i]][int(k)] for i, k in enumerate(where[1:])}
+                raise ProbabilityError(
+                    f"posterior_draws_ of node {name!r}: each drawn distribution over its states must sum to 1 "
+                    f"(within 1e-9); draw {int(where[0])} for parents {conf} sums to {sums[tuple(where)]:.12g} "
+                    f"({int(off.sum())} such distribution(s))")
+            out[name] = a
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

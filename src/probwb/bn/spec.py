@@ -54,6 +54,8 @@ SPEC_KEYS: dict[str, dict[str, Any]] = {
         "max_iter": (int, "EM iterations"),
         "tol": (float, "EM relative tolerance"),
         "n_init": (int, "EM restarts"),
+        "n_posterior_draws": (int, "with method bayes and missing cells or latent nodes: CPT draws of the "
+                                   "data-augmentation sampler kept for credible intervals (default 1000)"),
         "interval": (float, "credible-interval mass for the example query (method: bayes)"),
         "random_state": (int, "seed"),
     },
@@ -215,7 +217,8 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
         method=fit_spec.get("method", "mle"), prior=fit_spec.get("prior", "BDeu"),
         equivalent_sample_size=float(fit_spec.get("equivalent_sample_size", 10.0)),
         max_iter=int(fit_spec.get("max_iter", 100)), tol=float(fit_spec.get("tol", 1e-6)),
-        n_init=1 if quick else int(fit_spec.get("n_init", 1)), random_state=rng,
+        n_init=1 if quick else int(fit_spec.get("n_init", 1)),
+        n_posterior_draws=fit_spec.get("n_posterior_draws", 1000), random_state=rng,
         target=eval_spec.get("target"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

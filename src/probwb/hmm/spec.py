@@ -57,7 +57,7 @@ SPEC_KEYS: dict[str, dict[str, Any]] = {
     "fit": {
         "n_init": (int, "EM restarts"),
         "n_iter": (int, "EM iterations per restart"),
-        "tol": ((int, float), "stop when the log-likelihood per observation improves by less"),
+        "tol": ((int, float), "relative tolerance: stop when the last gain and the estimated gain still to come are below tol x |total log-likelihood|"),
         "random_state": (int, "seed"),
     },
     "evaluate": {

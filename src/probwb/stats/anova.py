@@ -21,7 +21,13 @@ from scipy import stats
 
 from probwb.core.validation import check_columns, check_dataframe, closest_match
 from probwb.errors import DataError, ProbwbWarning, SmallSampleWarning, SpecError
-from probwb.stats.effects import omega_squared_from_f, term_effect_sizes
+from probwb.stats.effects import (
+    _check_confidence,
+    epsilon_squared,
+    kendalls_w,
+    omega_squared_from_f,
+    term_effect_sizes,
+)
 from probwb.stats.kernels import centre, combine_codes, group_stats, term_columns, weighted_rss
 from probwb.stats.results import AnovaResult, TestResult
 
@@ -466,7 +472,7 @@ def _helmert(k: int) -> np.ndarray:
 
 def rm_anova(data: pd.DataFrame, value: str, subject: str, within: str | list[str], *,
              between: str | list[str] | None = None, typ: int = 3, aggregate: str | None = None,
-             missing: str = "raise") -> AnovaResult:
+             missing: str = "raise", confidence: float = 0.95) -> AnovaResult:
     """Return a repeated-measures ANOVA with Mauchly's sphericity test and Greenhouse-Geisser / Huynh-Feldt
     corrections (columns ``eps_GG``, ``p_GG``, ``eps_HF``, ``p_HF``; ``sphericity`` has Mauchly's W).
 
@@ -478,7 +484,14 @@ def rm_anova(data: pd.DataFrame, value: str, subject: str, within: str | list[st
     (``aggregate="mean"`` averages repeated cells); when subjects miss cells the design is analysed as a linear
     mixed model by :func:`mixed_anova` instead (the result's ``method`` says so).
     The Huynh-Feldt epsilon is Huynh & Feldt's (1976) original, capped at 1.
+
+    Effect sizes per term: ``partial_eta_sq`` is the sample ``SS / (SS + SS_error)`` (descriptive, biased
+    upwards, no interval); ``partial_omega_sq`` estimates the population partial share ``lam / (lam + N)`` (N the
+    number of observations, as in :func:`anova`) at ``lam = df (F - 1)`` clipped at 0, with its ``confidence``
+    interval from inverting the (sphericity-assuming) noncentral F in ``lam`` (``partial_omega_sq_ci_low``,
+    ``partial_omega_sq_ci_high``; notes on clipping in ``details["effect_size_notes"]``).
     """
+    _check_confidence(confidence)
     within = [within] if isinstance(within, str) else list(within)
     betw = [] if between is None else ([between] if isinstance(between, str) else list(between))
     if typ not in (2, 3):
@@ -552,12 +565,18 @@ def rm_anova(data: pd.DataFrame, value: str, subject: str, within: str | list[st
                 ss_terms[t] += float(tt.loc[_term_name(t), "sum_sq"])
         return resid, ss_int, ss_terms
 
+    notes: list[str] = []
+
     def row(name, ss, df, ss_err, df_err, gg=np.nan, hf=np.nan):
         f = (ss / df) / (ss_err / df_err)
         p = float(stats.f.sf(f, df, df_err))
         p_gg = float(stats.f.sf(f, df * gg, df_err * gg)) if np.isfinite(gg) else np.nan
         p_hf = float(stats.f.sf(f, df * hf, df_err * hf)) if np.isfinite(hf) else np.nan
-        return (name, ss, float(df), ss / df, f, p, ss / (ss + ss_err), ss_err, float(df_err), gg, p_gg, hf, p_hf)
+        pom = omega_squared_from_f(f, df, df_err, float(y.size), confidence, name="partial omega squared")
+        if pom.note:
+            notes.append(f"term {name!r}: {pom.note} (partial omega squared)")
+        return (name, ss, float(df), ss / df, f, p, ss / (ss + ss_err), ss_err, float(df_err), gg, p_gg, hf, p_hf,
+                pom.value, *pom.ci)
 
     ls = [len(levels[w]) for w in within]
     rows, sph = [], []
@@ -609,7 +628,8 @@ def rm_anova(data: pd.DataFrame, value: str, subject: str, within: str | list[st
                 warn_list.append(f"Mauchly's test for {name!r} needs more subjects than {d} contrasts")
                 sph.append((name, np.nan, np.nan, d * (d + 1) / 2 - 1, np.nan, gg, hf))
     table = pd.DataFrame(rows, columns=["term", "sum_sq", "df", "mean_sq", "F", "PR(>F)", "partial_eta_sq",
-                                        "sum_sq_error", "df_error", "eps_GG", "p_GG", "eps_HF", "p_HF"]
+                                        "sum_sq_error", "df_error", "eps_GG", "p_GG", "eps_HF", "p_HF",
+                                        "partial_omega_sq", "partial_omega_sq_ci_low", "partial_omega_sq_ci_high"]
                          ).set_index("term")
     sphericity = pd.DataFrame(sph, columns=["term", "W", "chi2", "df", "pvalue", "eps_GG", "eps_HF"]
                               ).set_index("term")
@@ -617,7 +637,10 @@ def rm_anova(data: pd.DataFrame, value: str, subject: str, within: str | list[st
         warnings.warn(w, SmallSampleWarning, stacklevel=2)
     design = " x ".join(within) + (f" with between {' x '.join(betw)}" if betw else "")
     return AnovaResult(method=f"repeated-measures ANOVA of {value} by {design}", table=table,
-                       warnings=tuple(warn_list), details={"n_subjects": n, "n_groups": n_groups}, typ="rm",
+                       warnings=tuple(warn_list),
+                       details={"n_subjects": n, "n_groups": n_groups, "confidence": confidence,
+                                "effect_size_method": "noncentral F inversion; estimate df (F - 1) on the same scale",
+                                "effect_size_notes": notes}, typ="rm",
                        formula=f"{value} ~ {'*'.join(within + betw)} + Error({subject}/{'*'.join(within)})",
                        n=int(y.size), sphericity=sphericity)
 
@@ -682,21 +705,35 @@ def mixed_anova(data: pd.DataFrame, value: str, subject: str, within: str | list
                        typ="mixed", formula=f"{value} ~ {'*'.join(factors)} + (1|{subject})", n=len(y))
 
 
-def kruskal(data: pd.DataFrame, value: str, group: str, *, missing: str = "raise") -> TestResult:
-    """Return the Kruskal-Wallis H test (tie-corrected) with epsilon squared ``H / (n - 1)`` as effect size."""
+def kruskal(data: pd.DataFrame, value: str, group: str, *, missing: str = "raise", confidence: float = 0.95,
+            n_boot: int = 2000, random_state=None) -> TestResult:
+    """Return the Kruskal-Wallis H test (tie-corrected) with epsilon squared ``H / (n - 1)`` as effect size.
+
+    Its ``confidence`` interval is a percentile bootstrap (``n_boot`` resamples within each group, drawn with
+    ``random_state``; see :func:`~probwb.stats.effects.epsilon_squared`).
+    """
+    _check_confidence(confidence)
     y, codes, levels = _groups(data, value, group, missing, "kruskal")
     _check_response(y, value)
     samples = [y[codes == i] for i in range(len(levels))]
     h, p = stats.kruskal(*samples)
     n = y.size
+    es = epsilon_squared(samples, confidence=confidence, n_boot=n_boot, random_state=random_state)
     return TestResult(method="Kruskal-Wallis test", statistic_name="H", statistic=float(h), pvalue=float(p),
-                      df=float(len(levels) - 1), effect_size_name="epsilon squared", effect_size=float(h / (n - 1)),
-                      n=n)
+                      df=float(len(levels) - 1), effect_size_name=es.name, effect_size=es.value,
+                      effect_size_ci=es.ci, confidence=confidence, n=n,
+                      details={"effect_size_method": es.method})
 
 
-def friedman(data: pd.DataFrame, value: str, subject: str, within: str, *, missing: str = "raise") -> TestResult:
+def friedman(data: pd.DataFrame, value: str, subject: str, within: str, *, missing: str = "raise",
+             confidence: float = 0.95, n_boot: int = 2000, random_state=None) -> TestResult:
     """Return Friedman's rank test of ``value`` across ``within`` conditions blocked by ``subject``, with
-    Kendall's W as effect size. Every subject must have exactly one value per condition."""
+    Kendall's W as effect size. Every subject must have exactly one value per condition.
+
+    W's ``confidence`` interval is a percentile bootstrap (``n_boot`` resamples of subjects, drawn with
+    ``random_state``; see :func:`~probwb.stats.effects.kendalls_w`).
+    """
+    _check_confidence(confidence)
     sub = _select(data, [value, subject, within], missing, "friedman")
     wide = sub.pivot_table(index=subject, columns=within, values=value, aggfunc="count", observed=True)
     if wide.isna().any().any() or (wide != 1).any().any():
@@ -707,6 +744,8 @@ def friedman(data: pd.DataFrame, value: str, subject: str, within: str, *, missi
         raise DataError(f"friedman needs at least 3 conditions, found {wide.shape[1]} (use a Wilcoxon test)")
     q, p = stats.friedmanchisquare(*[wide[c].to_numpy(float) for c in wide.columns])
     n, k = wide.shape
+    es = kendalls_w(wide.to_numpy(float), confidence=confidence, n_boot=n_boot, random_state=random_state)
     return TestResult(method="Friedman test", statistic_name="Q", statistic=float(q), pvalue=float(p),
-                      df=float(k - 1), effect_size_name="Kendall's W", effect_size=float(q / (n * (k - 1))),
-                      n=int(n * k))
+                      df=float(k - 1), effect_size_name=es.name, effect_size=es.value,
+                      effect_size_ci=es.ci, confidence=confidence, n=int(n * k),
+                      details={"effect_size_method": es.method})

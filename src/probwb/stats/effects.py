@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from probwb.core.random import check_random_state
 from probwb.errors import DataError, SpecError
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
     "omega_squared_from_f",
     "term_effect_sizes",
     "anova_effect_sizes",
+    "rank_biserial",
+    "epsilon_squared",
+    "kendalls_w",
 ]
 
 
@@ -402,3 +406,107 @@ def anova_effect_sizes(result, confidence: float = 0.95) -> pd.DataFrame:
                      "partial_omega_sq": pom.value, "partial_omega_sq_ci_low": pom.ci[0],
                      "partial_omega_sq_ci_high": pom.ci[1], "note": om.note})
     return pd.DataFrame(rows).set_index("term")
+
+
+# resamples are drawn in chunks so that one chunk holds at most this many values (memory stays bounded)
+_BOOT_CELLS = 2_000_000
+
+
+def _check_n_boot(n_boot: int) -> int:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100:
+        raise SpecError(f"n_boot must be an int >= 100 (bootstrap resamples), found {n_boot!r}")
+    return int(n_boot)
+
+
+def _percentile_ci(draws: np.ndarray, value: float, confidence: float, lo: float, hi: float,
+                   name: str, method: str) -> EffectSize:
+    """Percentile interval of ``draws`` clipped to ``[lo, hi]``, widened to contain the point ``value``."""
+    a = (1 - confidence) / 2
+    draws = draws[np.isfinite(draws)]
+    q_lo, q_hi = np.quantile(draws, [a, 1 - a])
+    # the point is the plug-in value; a skewed bootstrap can place it just outside, which would misreport it
+    ci = (float(np.clip(min(q_lo, value), lo, hi)), float(np.clip(max(q_hi, value), lo, hi)))
+    return EffectSize(name, float(value), ci, confidence, method)
+
+
+def _chunks(n_boot: int, width: int):
+    size = max(1, _BOOT_CELLS // max(width, 1))
+    for start in range(0, n_boot, size):
+        yield min(size, n_boot - start)
+
+
+def rank_biserial(x, y, *, confidence: float = 0.95, n_boot: int = 2000, random_state=None) -> EffectSize:
+    """Return the rank-biserial correlation ``2 U / (n1 n2) - 1`` of x against y with a percentile bootstrap
+    interval (each sample resampled with replacement on its own, ties ranked by their average, clipped to
+    [-1, 1]). Positive when x tends to be larger; the population value is ``P(X > Y) - P(X < Y)``."""
+    _check_confidence(confidence)
+    n_boot = _check_n_boot(n_boot)
+    rng = check_random_state(random_state)
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n1, n2 = xa.size, ya.size
+
+    def rbc(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        ranks = stats.rankdata(np.concatenate([xs, ys], axis=-1), axis=-1)
+        u = ranks[..., :n1].sum(axis=-1) - n1 * (n1 + 1) / 2
+        return 2 * u / (n1 * n2) - 1
+
+    value = float(rbc(xa, ya))
+    draws = [rbc(xa[rng.integers(0, n1, (b, n1))], ya[rng.integers(0, n2, (b, n2))])
+             for b in _chunks(n_boot, n1 + n2)]
+    return _percentile_ci(np.concatenate(draws), value, confidence, -1.0, 1.0, "rank-biserial correlation",
+                          f"percentile bootstrap ({n_boot} resamples within each sample)")
+
+
+def epsilon_squared(samples, *, confidence: float = 0.95, n_boot: int = 2000, random_state=None) -> EffectSize:
+    """Return Kruskal-Wallis epsilon squared ``H / (n - 1)`` (tie-corrected H) of the samples with a percentile
+    bootstrap interval (each group resampled with replacement within itself, clipped to [0, 1]).
+
+    ``H / (n - 1)`` equals the between-group share of the rank variance, which is how resamples are scored.
+    """
+    _check_confidence(confidence)
+    n_boot = _check_n_boot(n_boot)
+    rng = check_random_state(random_state)
+    groups = [np.asarray(s, dtype=float) for s in samples]
+    sizes = np.array([g.size for g in groups])
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+
+    def eps(values: np.ndarray) -> np.ndarray:
+        r = stats.rankdata(values, axis=-1)
+        r = r - r.mean(axis=-1, keepdims=True)
+        between = sum(sizes[i] * r[..., bounds[i]:bounds[i + 1]].mean(axis=-1) ** 2 for i in range(len(groups)))
+        total = np.sum(r ** 2, axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return between / total  # every value tied: NaN, dropped from the resamples
+
+    value = float(eps(np.concatenate(groups)))
+    draws = []
+    for b in _chunks(n_boot, int(sizes.sum())):
+        draws.append(eps(np.concatenate([g[rng.integers(0, g.size, (b, g.size))] for g in groups], axis=1)))
+    return _percentile_ci(np.concatenate(draws), value, confidence, 0.0, 1.0, "epsilon squared",
+                          f"percentile bootstrap ({n_boot} resamples within each group)")
+
+
+def kendalls_w(wide, *, confidence: float = 0.95, n_boot: int = 2000, random_state=None) -> EffectSize:
+    """Return Kendall's W ``Q / (n (k - 1))`` (Friedman's tie-corrected Q) of a subjects x conditions array with
+    a percentile bootstrap interval (subjects resampled with replacement, clipped to [0, 1])."""
+    _check_confidence(confidence)
+    n_boot = _check_n_boot(n_boot)
+    rng = check_random_state(random_state)
+    arr = np.asarray(wide, dtype=float)
+    n, k = arr.shape
+    ranks = stats.rankdata(arr, axis=1)
+    # per-subject tie term sum(t^3 - t): ranks are scored once and resampled with their subject
+    ties = np.array([np.sum(c ** 3 - c) for c in (np.unique(row, return_counts=True)[1] for row in arr)], float)
+
+    def w_of(rank_sum: np.ndarray, tie_sum: np.ndarray) -> np.ndarray:
+        q = 12 / (n * k * (k + 1)) * np.sum(rank_sum ** 2, axis=-1) - 3 * n * (k + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return q / (1 - tie_sum / (n * k * (k * k - 1))) / (n * (k - 1))
+
+    value = float(w_of(ranks.sum(axis=0), ties.sum()))
+    draws = []
+    for b in _chunks(n_boot, n * k):
+        idx = rng.integers(0, n, (b, n))
+        draws.append(w_of(ranks[idx].sum(axis=1), ties[idx].sum(axis=1)))
+    return _percentile_ci(np.concatenate(draws), value, confidence, 0.0, 1.0, "Kendall's W",
+                          f"percentile bootstrap ({n_boot} resamples of subjects)")

@@ -16,7 +16,7 @@ from scipy import stats
 
 from probwb.core.validation import check_columns, check_dataframe
 from probwb.errors import DataError, SmallSampleWarning, SpecError
-from probwb.stats.effects import _check_confidence, cohens_d, cramers_v
+from probwb.stats.effects import _check_confidence, cohens_d, cramers_v, rank_biserial
 from probwb.stats.results import TestResult
 
 __all__ = [
@@ -172,12 +172,16 @@ def _effect_size_of_t(es_args, d_point: float, confidence: float):
 
 
 def mannwhitney(x, y=None, *, value: str | None = None, group: str | None = None,
-                alternative: str = "two-sided") -> TestResult:
+                alternative: str = "two-sided", confidence: float = 0.95, n_boot: int = 2000,
+                random_state=None) -> TestResult:
     """Return the Mann-Whitney U test (scipy's exact or tie-corrected normal method) of x against y.
 
     The effect size is the rank-biserial correlation ``2 U / (n1 n2) - 1``: positive when x tends to be larger.
+    Its ``confidence`` interval is a percentile bootstrap (``n_boot`` resamples within each sample, drawn with
+    ``random_state``; see :func:`~probwb.stats.effects.rank_biserial`).
     """
     alternative = _alt(alternative)
+    _check_confidence(confidence)
     if isinstance(x, pd.DataFrame):
         if value is None or group is None:
             raise SpecError("mannwhitney on a DataFrame needs value= and group= column names")
@@ -186,10 +190,11 @@ def mannwhitney(x, y=None, *, value: str | None = None, group: str | None = None
         raise SpecError("mannwhitney needs two samples")
     xa, ya = _sample(x, "x", 1), _sample(y, "y", 1)
     res = stats.mannwhitneyu(xa, ya, alternative=alternative)
-    rbc = 2 * res.statistic / (xa.size * ya.size) - 1
+    es = rank_biserial(xa, ya, confidence=confidence, n_boot=n_boot, random_state=random_state)
     return TestResult(method="Mann-Whitney U test", statistic_name="U", statistic=float(res.statistic),
                       pvalue=float(res.pvalue), alternative=alternative,
-                      effect_size_name="rank-biserial correlation", effect_size=float(rbc), n=xa.size + ya.size)
+                      effect_size_name=es.name, effect_size=es.value, effect_size_ci=es.ci, confidence=confidence,
+                      n=xa.size + ya.size, details={"effect_size_method": es.method})
 
 
 def _counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:

@@ -722,7 +722,7 @@ def kruskal(data: pd.DataFrame, value: str, group: str, *, missing: str = "raise
     return TestResult(method="Kruskal-Wallis test", statistic_name="H", statistic=float(h), pvalue=float(p),
                       df=float(len(levels) - 1), effect_size_name=es.name, effect_size=es.value,
                       effect_size_ci=es.ci, confidence=confidence, n=n,
-                      details={"effect_size_method": es.method})
+                      details={"effect_size_method": es.method, **({"effect_size_note": es.note} if es.note else {})})
 
 
 def friedman(data: pd.DataFrame, value: str, subject: str, within: str, *, missing: str = "raise",
@@ -748,4 +748,4 @@ def friedman(data: pd.DataFrame, value: str, subject: str, within: str, *, missi
     return TestResult(method="Friedman test", statistic_name="Q", statistic=float(q), pvalue=float(p),
                       df=float(k - 1), effect_size_name=es.name, effect_size=es.value,
                       effect_size_ci=es.ci, confidence=confidence, n=int(n * k),
-                      details={"effect_size_method": es.method})
+                      details={"effect_size_method": es.method, **({"effect_size_note": es.note} if es.note else {})})

@@ -420,9 +420,13 @@ def _check_n_boot(n_boot: int) -> int:
 
 def _percentile_ci(draws: np.ndarray, value: float, confidence: float, lo: float, hi: float,
                    name: str, method: str) -> EffectSize:
-    """Percentile interval of ``draws`` clipped to ``[lo, hi]``, widened to contain the point ``value``."""
-    a = (1 - confidence) / 2
+    """Percentile interval of ``draws`` clipped to ``[lo, hi]``, widened to contain the point ``value``; no
+    interval (``ci`` None, with a note) when the resamples leave the statistic undefined."""
     draws = draws[np.isfinite(draws)]
+    if not math.isfinite(value) or draws.size < 100:
+        return EffectSize(name, float(value), None, confidence, method,
+                          "no interval: the statistic is undefined for the data or most resamples (all values tied)")
+    a = (1 - confidence) / 2
     q_lo, q_hi = np.quantile(draws, [a, 1 - a])
     # the point is the plug-in value; a skewed bootstrap can place it just outside, which would misreport it
     ci = (float(np.clip(min(q_lo, value), lo, hi)), float(np.clip(max(q_hi, value), lo, hi)))

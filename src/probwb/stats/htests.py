@@ -194,7 +194,8 @@ def mannwhitney(x, y=None, *, value: str | None = None, group: str | None = None
     return TestResult(method="Mann-Whitney U test", statistic_name="U", statistic=float(res.statistic),
                       pvalue=float(res.pvalue), alternative=alternative,
                       effect_size_name=es.name, effect_size=es.value, effect_size_ci=es.ci, confidence=confidence,
-                      n=xa.size + ya.size, details={"effect_size_method": es.method})
+                      n=xa.size + ya.size,
+                      details={"effect_size_method": es.method, **({"effect_size_note": es.note} if es.note else {})})
 
 
 def _counts(successes, trials) -> tuple[np.ndarray, np.ndarray]:

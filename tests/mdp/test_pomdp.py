@@ -25,23 +25,29 @@ def tiger_policy(tiger_pomdp):
     return tiger_pomdp.solve("pbvi", n_beliefs=60, random_state=0)
 
 
+def _grid_backup(p: POMDP, x: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """One Bellman backup of the tiger value on the belief grid ``x`` (P(tiger-left)), interpolating V linearly."""
+    n = len(x)
+    B = np.column_stack([x, 1 - x])
+    Q = np.empty((n, p.n_actions))
+    for a in range(p.n_actions):
+        pred = B @ p.T[a]
+        q = B @ p.R[:, a]
+        for o in range(p.n_obs):
+            un = pred * p.O[a, :, o]
+            z = un.sum(axis=1)
+            nb = np.divide(un[:, 0], z, out=np.zeros(n), where=z > 0)
+            q += p.discount * z * np.interp(nb, x, V)
+        Q[:, a] = q
+    return Q.max(axis=1)
+
+
 def _grid_value(p: POMDP, n: int = 1001, iters: int = 420) -> float:
     """Independent check: value iteration on a fine grid of P(tiger-left) with linear interpolation."""
     x = np.linspace(0, 1, n)
-    B = np.column_stack([x, 1 - x])
     V = np.zeros(n)
     for _ in range(iters):
-        Q = np.empty((n, p.n_actions))
-        for a in range(p.n_actions):
-            pred = B @ p.T[a]
-            q = B @ p.R[:, a]
-            for o in range(p.n_obs):
-                un = pred * p.O[a, :, o]
-                z = un.sum(axis=1)
-                nb = np.divide(un[:, 0], z, out=np.zeros(n), where=z > 0)
-                q += p.discount * z * np.interp(nb, x, V)
-            Q[:, a] = q
-        V = Q.max(axis=1)
+        V = _grid_backup(p, x, V)
     return float(np.interp(0.5, x, V))
 
 
@@ -151,20 +157,9 @@ def tiger_upper_bound(tiger_pomdp):
     p = tiger_pomdp
     n = 2001
     x = np.linspace(0, 1, n)
-    B = np.column_stack([x, 1 - x])
     V = np.full(n, p.R.max() / (1 - p.discount))
     for _ in range(3000):
-        Q = np.empty((n, p.n_actions))
-        for a in range(p.n_actions):
-            pred = B @ p.T[a]
-            q = B @ p.R[:, a]
-            for o in range(p.n_obs):
-                un = pred * p.O[a, :, o]
-                z = un.sum(axis=1)
-                nb = np.divide(un[:, 0], z, out=np.zeros(n), where=z > 0)
-                q += p.discount * z * np.interp(nb, x, V)
-            Q[:, a] = q
-        Vn = Q.max(axis=1)
+        Vn = _grid_backup(p, x, V)
         done = np.abs(Vn - V).max() < 1e-9
         V = Vn
         if done:

@@ -28,7 +28,10 @@ while measured, so absolute times are noisy; the ratios come from the same proce
 
 def collect() -> str:
     """Return the README text: the header followed by each family's latest results table."""
-    parts = [HEADER]
+    sys.path.insert(0, str(HERE))
+    from fair import RULES
+
+    parts = [HEADER, RULES]
     if (HERE / "summary.md").exists():
         parts.append((HERE / "summary.md").read_text().strip() + "\n")
     for res in sorted(HERE.glob("results_*.md")):

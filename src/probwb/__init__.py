@@ -2,7 +2,9 @@
 
 Families live in subpackages (``probwb.bn``, ``probwb.hmm``, ``probwb.mdp``, ``probwb.hier``,
 ``probwb.stats``, ``probwb.evaluate``); heavy dependencies are imported only by the modules
-that need them so that ``import probwb`` stays fast.
+that need them so that ``import probwb`` stays fast. Plots live in each family's ``plots`` module
+(``probwb.bn.plots``, ``probwb.hmm.plots``, ...; ``probwb.hier.clv_plots`` for CLV models) and behind every
+estimator's ``plot(kind=...)``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "bn", "hmm", "mdp", "hier", "stats", "evaluate", "datasets", "diagnostics", "report", "scale",
-    "errors", "core", "plots",
+    "errors", "core",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__", "load"]

@@ -184,10 +184,10 @@ def test_plots_return_figures():
 
     rng = np.random.default_rng(12)
     idata = _normal_model_idata(rng, rng.normal(size=20))
-    fig = plots.plot_trace(idata)
-    assert len(fig.axes) == 2
-    fig2 = plots.plot_rank(idata)
-    assert len(fig2.axes) == 1
+    axes = plots.plot_trace(idata)
+    assert axes.shape == (1, 2) and len(axes[0, 0].figure.axes) == 2
+    axes2 = plots.plot_rank(idata)
+    assert axes2.shape == (1, 1) and len(axes2[0, 0].figure.axes) == 1
     ax = plots.plot_pareto_k(dg.loo(idata, warn=False))
     assert ax.get_ylabel() == "Pareto k"
     ax2 = plots.plot_ppc(idata)

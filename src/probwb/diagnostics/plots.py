@@ -1,4 +1,5 @@
-"""Diagnostic plots (matplotlib only; each returns its Axes or Figure and never calls ``show()``)."""
+"""Diagnostic plots (matplotlib only; never call ``show()``). Single-panel plots take ``ax=None`` and return
+the Axes; the multi-panel ``plot_trace`` and ``plot_rank`` take ``axes=None`` and return the array of Axes."""
 
 from __future__ import annotations
 
@@ -29,13 +30,29 @@ def _scalar_series(idata: Any, var_names: Sequence[str] | str | None, max_params
     return out
 
 
-def plot_trace(idata: Any, var_names: Sequence[str] | str | None = None, *, max_params: int = 8) -> Any:
-    """Return a Figure with one row per scalar parameter: trace per chain (left), density per chain (right)."""
+def _panel_axes(axes: Any, shape: tuple[int, int], figsize: tuple[float, float], where: str) -> np.ndarray:
+    """Return a (rows, cols) object array of Axes: ``axes`` reshaped after checking its size, else a new figure."""
     import matplotlib.pyplot as plt
 
+    if axes is None:
+        _, grid = plt.subplots(*shape, figsize=figsize, squeeze=False)
+        return grid
+    grid = np.asarray(axes, dtype=object)
+    if grid.size != shape[0] * shape[1]:
+        raise DataError(f"{where}: axes must hold {shape[0]} x {shape[1]} = {shape[0] * shape[1]} Axes "
+                        f"(one row per parameter), found {grid.size}")
+    return grid.reshape(shape)
+
+
+def plot_trace(idata: Any, var_names: Sequence[str] | str | None = None, *, max_params: int = 8,
+               axes: Any = None) -> np.ndarray:
+    """Draw one row per scalar parameter: trace per chain (left), density per chain (right); return the
+    (n_params, 2) array of Axes. ``axes`` (any array of that many Axes) draws there instead of a new figure.
+
+    Returned the Figure before; ``plot_trace(...).flat[0].figure`` is that Figure."""
     _check_idata(idata)
     series = _scalar_series(idata, var_names, max_params)
-    fig, axes = plt.subplots(len(series), 2, figsize=(9, 1.8 * len(series)), squeeze=False)
+    axes = _panel_axes(axes, (len(series), 2), (9, 1.8 * len(series)), "plot_trace")
     for row, (label, arr) in zip(axes, series.items(), strict=True):
         for c in range(arr.shape[0]):
             row[0].plot(arr[c], lw=0.5, alpha=0.8, label=f"chain {c}")
@@ -43,19 +60,21 @@ def plot_trace(idata: Any, var_names: Sequence[str] | str | None = None, *, max_
         row[0].set_ylabel(label)
     axes[0, 0].set_title("trace")
     axes[0, 1].set_title("marginal density per chain")
-    fig.tight_layout()
-    return fig
+    axes[0, 0].figure.tight_layout()
+    return axes
 
 
 def plot_rank(idata: Any, var_names: Sequence[str] | str | None = None, *, bins: int = 20,
-              max_params: int = 8) -> Any:
-    """Return a Figure of rank histograms per chain (Vehtari et al. 2021); flat bars mean good mixing."""
-    import matplotlib.pyplot as plt
+              max_params: int = 8, axes: Any = None) -> np.ndarray:
+    """Draw rank histograms per chain (Vehtari et al. 2021), one row per scalar parameter (flat bars mean
+    good mixing); return the (n_params, 1) array of Axes. ``axes`` draws there instead of a new figure.
+
+    Returned the Figure before; ``plot_rank(...).flat[0].figure`` is that Figure."""
     from scipy.stats import rankdata
 
     _check_idata(idata)
     series = _scalar_series(idata, var_names, max_params)
-    fig, axes = plt.subplots(len(series), 1, figsize=(6, 1.6 * len(series)), squeeze=False)
+    axes = _panel_axes(axes, (len(series), 1), (6, 1.6 * len(series)), "plot_rank")
     for ax, (label, arr) in zip(axes[:, 0], series.items(), strict=True):
         ranks = rankdata(arr.ravel()).reshape(arr.shape)
         edges = np.linspace(0.5, arr.size + 0.5, bins + 1)
@@ -66,8 +85,8 @@ def plot_rank(idata: Any, var_names: Sequence[str] | str | None = None, *, bins:
         ax.axhline(arr.shape[1] / bins, color="k", lw=0.8, ls="--")
         ax.set_ylabel(label)
     axes[-1, 0].set_xlabel("rank bin")
-    fig.tight_layout()
-    return fig
+    axes[0, 0].figure.tight_layout()
+    return axes
 
 
 def plot_pareto_k(result: LooResult, ax: Any = None, thresholds: Thresholds | None = None) -> Any:

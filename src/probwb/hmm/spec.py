@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,7 @@ import pandas as pd
 from probwb.core.random import check_random_state, seed_from
 from probwb.core.validation import check_columns, check_known_keys, check_size, short_repr
 from probwb.errors import ConvergenceWarning, SpecError
+from probwb.report.tables import label_intervals, order_rows
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
 
@@ -182,6 +184,42 @@ def _truth_tables(truth: Mapping[str, Any], est: Any, model: Mapping[str, Any]) 
     return tables, text
 
 
+_TRANS_FROM = re.compile(r"^trans_from_(?P<state>.+?)(?:\[(?P<level>[^\]]*)\])?\[(?P<k>\d+)\]$")
+
+
+def readable_diagnostics(bayes: Any, input_col: str | None = None) -> Any:
+    """Return ``bayes.diagnostics_`` with parameters named by their states: ``trans_from_active[20%][0]`` (the
+    first allowed move out of ``active`` under input level ``20%``) becomes ``P(active -> active | coupon=20%)``.
+    The reasons are rewritten with the same names."""
+    import dataclasses
+
+    diag = bayes.diagnostics_
+    trans = bayes.idata_.posterior["transmat"]
+    levels = [str(v) for v in trans.coords["input_level"].values]
+    states = [str(v) for v in trans.coords["from_state"].values]
+    # allowed moves of each row: the destinations whose probability is not fixed at zero in every draw
+    allowed = np.asarray((trans != 0).any(("chain", "draw")))
+    names: dict[str, str] = {}
+    for label in map(str, diag.table.index):
+        m = _TRANS_FROM.match(label)
+        if m is None or m["state"] not in states:
+            continue
+        i, lv = states.index(m["state"]), levels.index(m["level"]) if m["level"] in levels else 0
+        dest = np.flatnonzero(allowed[lv, i])
+        k = int(m["k"])
+        if k >= dest.size:
+            continue
+        given = f" | {input_col}={m['level']}" if m["level"] is not None and input_col else ""
+        names[label] = f"P({m['state']} -> {states[dest[k]]}{given})"
+    if not names:
+        return diag
+    table = diag.table.rename(index=names)
+    reasons = list(diag.reasons)
+    for old, new in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        reasons = [r.replace(old, new) for r in reasons]
+    return dataclasses.replace(diag, table=table, reasons=reasons)
+
+
 def run_spec(spec: Mapping[str, Any], *, quick: bool = False, random_state: Any = None) -> dict[str, Any]:
     """Fit the spec's HMM and return the report dict (model, summary, tables, figures, metrics, text)."""
     from probwb.hmm.plots import plot_state_diagram, plot_state_posteriors
@@ -250,6 +288,8 @@ def run_spec(spec: Mapping[str, Any], *, quick: bool = False, random_state: Any 
     last_rows = frame.assign(_state=decoded.astype(str).to_numpy()).sort_values([id_col, est.time_col])
     last_state = last_rows.groupby(id_col, observed=True)["_state"].last()
     by_state = horizon[target].groupby(last_state.reindex(horizon.index).to_numpy()).agg(["mean", "count"])
+    # the model's state order (mild, moderate, severe), not the text order groupby gives
+    by_state = by_state.reindex([n for n in names if n in by_state.index])
     by_state.index.name = "current state (Viterbi)"
     tables[f"P({target} within {steps} steps) by current state"] = by_state.reset_index()
     share = last_state.value_counts(normalize=True).reindex(names).fillna(0.0)
@@ -317,10 +357,12 @@ def run_spec(spec: Mapping[str, Any], *, quick: bool = False, random_state: Any 
             bayes.fit(sub)
         warns += [str(w.message) for w in caught if w.category.__module__.startswith("probwb")]
         summ = bayes.transmat_summary(0.9)
-        tables["Bayesian transition probabilities (90% intervals)"] = summ
+        tables["Bayesian transition probabilities (90% intervals)"] = label_intervals(
+            order_rows(summ, "input_level"), 0.9, "CrI")
         out["bayes_model"] = bayes
         if bayes.diagnostics_ is not None:
-            out["diagnostics"] = bayes.diagnostics_
+            out["diagnostics"] = readable_diagnostics(bayes, bayes.inputs if isinstance(bayes.inputs, str)
+                                                      or bayes.inputs is None else bayes.inputs[0])
         movable = summ[summ["from_state"] != summ["to_state"]]
         if len(movable):
             top = movable.sort_values("mean", ascending=False).iloc[0]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from probwb.report.runner import Report
+from probwb.report.tables import constant_columns
 
 __all__ = ["render_html", "format_number", "KIND_NAMES"]
 
@@ -86,6 +87,9 @@ footer { margin-top: 40px; padding-top: 12px; border-top: 2px solid var(--line);
 footer table { font-size: 12px; }
 code { background: #f0f3f6; padding: 1px 4px; border-radius: 3px; }
 """
+
+# columns that only earn their place when they differ between rows
+_PER_ROW_ONLY = ("verdict", "flag", "top_tier", "method", "confidence", "alternative")
 
 _INTERVAL = re.compile(r"(lower|upper|hdi|low$|high$|^q\d|%$|ci_|_ci)", re.IGNORECASE)
 
@@ -159,6 +163,12 @@ def _table(frame: pd.DataFrame, max_rows: int) -> str:
         names = [n if n is not None else "" for n in shown.index.names]
         names = [n if n not in shown.columns else f"{n} (index)" for n in names]
         shown = shown.reset_index(names=names)
+    # a verdict that is the same on every row is said once under the table, not repeated in a column
+    same = constant_columns(frame, _PER_ROW_ONLY)
+    shown = shown.drop(columns=[c for c in same if c in shown.columns])
+    said_once = "".join(f'<p class="note">No row has a {_e(c)}.</p>' if _blank(v) else
+                        f'<p class="note">{_e(c)}: <b>{_e(format_number(v))}</b> for every row.</p>'
+                        for c, v in same.items())
     if len(shown) == 1 and shown.shape[1] > 6:
         # one wide row (a test result) reads better as a two-column list
         row = shown.iloc[0]
@@ -178,7 +188,7 @@ def _table(frame: pd.DataFrame, max_rows: int) -> str:
     if len(frame) > max_rows:
         note = (f'<p class="note">Showing the first {max_rows} of {len(frame):,} rows; '
                 "the JSON output holds every row.</p>")
-    return f'<div class="scroll">{body}</div>{note}'
+    return f'<div class="scroll">{body}</div>{said_once}{note}'
 
 
 def _blank(value: Any) -> bool:

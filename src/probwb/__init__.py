@@ -33,6 +33,31 @@ def load(path: Any) -> Any:
     return load_model(path)
 
 
+def _notebook_progress() -> None:
+    # In a Jupyter kernel without ipywidgets, tqdm.auto (used by pgmpy) warns "IProgress not found" on
+    # first import; importing it once here with that warning silenced makes it fall back to text quietly.
+    import sys
+
+    if "ipykernel.zmqshell" in sys.modules:
+        from probwb.core.progress import silence_tqdm_notebook_warning
+
+        silence_tqdm_notebook_warning()
+
+
+_notebook_progress()
+
+
+def _pytensor_blas() -> None:
+    # Before PyTensor is imported (by PyMC, in the modules that sample): link its C code to the OpenBLAS of
+    # the scipy-openblas32 wheel, so it neither warns about a missing BLAS nor runs without one.
+    from probwb._blas import configure_pytensor_blas
+
+    configure_pytensor_blas()
+
+
+_pytensor_blas()
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"probwb.{name}")

@@ -1,0 +1,224 @@
+"""probwb.core.progress: a bar on a terminal, lines in Jupyter without ipywidgets (never the "IProgress not
+found" warning), log records elsewhere, nothing when quiet; and log lines tagged with model and fold."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import sys
+import types
+import warnings
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from probwb.core import progress as P
+from probwb.core.logcontext import context_tag, current_context, get_logger, log_context
+from probwb.errors import SpecError
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings(monkeypatch):
+    monkeypatch.setattr(P, "_settings", {"quiet": None, "mode": None})
+    monkeypatch.delenv("PROBWB_QUIET", raising=False)
+    monkeypatch.delenv("PROBWB_PROGRESS", raising=False)
+
+
+class _ZMQInteractiveShell:
+    pass
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    """Pretend to run in a Jupyter kernel (the checks tqdm.autonotebook makes), without ipywidgets."""
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: _ZMQInteractiveShell()
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets -> ImportError
+    for name in ("tqdm.autonotebook", "tqdm.auto", "tqdm.notebook"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return monkeypatch
+
+
+def test_terminal_shows_a_tqdm_bar_with_postfix():
+    out = _Tty()
+    with P.Progress(total=4, desc="HMM EM", stream=out, delay=0) as bar:
+        assert bar.mode == "bar"
+        for i in range(4):
+            bar.update(1, f"log-likelihood {-100 + i}")
+    text = out.getvalue()
+    assert "HMM EM" in text and "4/4" in text and "log-likelihood -97" in text
+
+
+def test_non_tty_logs_lines_with_counts_and_a_final_line(caplog):
+    out = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="probwb.progress"):
+        with P.Progress(total=3, desc="value iteration", stream=out, delay=0, min_interval=0) as bar:
+            assert bar.mode == "log"
+            for i in range(3):
+                bar.update(1, f"change {10.0 ** -i:.3g}")
+    assert out.getvalue() == ""  # not written to the stream: logging decides where it goes
+    msgs = [r.getMessage() for r in caplog.records if r.name == "probwb.progress"]
+    assert [m.split(" (")[0] for m in msgs] == ["value iteration: 1/3", "value iteration: 2/3",
+                                                 "value iteration: 3/3", "value iteration: 3/3"]
+    assert "change 0.01" in msgs[2] and msgs[-1].endswith("done")
+
+
+@settings(max_examples=25, deadline=None)
+@given(total=st.integers(1, 40), step=st.integers(1, 5))
+def test_iterator_yields_everything_and_counts_it(total, step):
+    items = list(range(0, total * step, step))
+    bar_out = _Tty()
+    seen = list(P.progress(items, desc="restarts", stream=bar_out, delay=0))
+    assert seen == items
+    assert f"{len(items)}/{len(items)}" in bar_out.getvalue()
+
+
+def test_short_work_stays_silent(caplog):
+    out = _Tty()
+    with caplog.at_level(logging.INFO, logger="probwb.progress"):
+        for _ in P.progress(range(50), desc="fast", stream=out):
+            pass
+        for _ in P.progress(range(50), desc="fast", stream=io.StringIO()):
+            pass
+    assert out.getvalue() == "" and caplog.records == []
+
+
+@pytest.mark.parametrize("how", ["configure", "context", "env", "disable"])
+def test_quiet_prints_and_logs_nothing(how, monkeypatch, caplog, capsys):
+    if how == "configure":
+        P.configure(quiet=True)
+    elif how == "env":
+        monkeypatch.setenv("PROBWB_QUIET", "1")
+    out = _Tty()
+    with caplog.at_level(logging.DEBUG, logger="probwb"):
+        ctx = P.quiet() if how == "context" else _null()
+        with ctx:
+            assert P.progress_mode(out, disable=how == "disable") == "off"
+            with P.Progress(total=5, desc="EM", stream=out, delay=0, min_interval=0,
+                            disable=how == "disable") as bar:
+                for _ in range(5):
+                    bar.update(1, "x")
+            for _ in P.progress(range(5), desc="EM", delay=0, min_interval=0, disable=how == "disable"):
+                pass
+            assert P.sampler_progressbar(True) is False
+    assert out.getvalue() == "" and caplog.records == []
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert bar.n == 5  # counting goes on, only the display is off
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return None
+
+
+def test_quiet_context_restores_and_env_forces_mode(monkeypatch):
+    out = _Tty()
+    with P.quiet():
+        assert P.is_quiet()
+    assert not P.is_quiet() and P.progress_mode(out) == "bar"
+    monkeypatch.setenv("PROBWB_PROGRESS", "log")
+    assert P.progress_mode(out) == "log"
+    P.configure(mode="off")
+    assert P.progress_mode(out) == "off"
+    P.configure(mode="auto")
+    assert P.progress_mode(out) == "log"
+    with pytest.raises(SpecError, match=r"progress mode must be one of auto, .*found 'fancy'"):
+        P.configure(mode="fancy")
+    with pytest.raises(SpecError, match=r"quiet=\.\.\.\) must be True or False, found 'yes'"):
+        P.configure(quiet="yes")
+
+
+def test_notebook_without_ipywidgets_uses_plain_lines_and_never_warns(notebook, capsys):
+    # the simulated kernel is faithful: tqdm.auto itself warns in it
+    with pytest.warns(Warning, match="IProgress not found"):
+        import tqdm.autonotebook  # noqa: F401
+    for name in ("tqdm.autonotebook", "tqdm.auto"):
+        notebook.delitem(sys.modules, name, raising=False)
+
+    assert P.in_notebook() and P.progress_mode() == "lines"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        P.silence_tqdm_notebook_warning()
+        import tqdm.auto  # noqa: F401  (what pgmpy does at import)
+        with P.Progress(total=2, desc="structure search", delay=0, min_interval=0) as bar:
+            bar.update(2, "score -1234.5")
+        assert P.sampler_progressbar(True) is False  # PyMC/rich would warn "install ipywidgets"
+    assert [str(w.message) for w in caught] == []
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(re.fullmatch(r"structure search: 2/2 \([\d.]+ s, score -1234\.5\)( done)?", x)
+                                   for x in lines) and lines[1].endswith("done")
+    assert "\r" not in err and "IProgress" not in err
+
+
+def test_notebook_with_ipywidgets_chooses_the_widget_bar(notebook):
+    notebook.setitem(sys.modules, "ipywidgets", types.ModuleType("ipywidgets"))
+    assert P.progress_mode() == "widget" and P.sampler_progressbar(None) is True
+    assert P.progress_mode(_Tty()) == "bar"  # an explicit stream is not the notebook's output
+
+
+def test_real_kernel_shows_no_iprogress_warning(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("ipywidgets is installed: tqdm shows widgets and never warns")
+    spec = tmp_path / "jupyter" / "kernels" / "probwb-progress"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "probwb", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+
+    def stderr_of(*cells: str) -> str:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        done = nbclient.NotebookClient(nb, timeout=120, kernel_name="probwb-progress").execute()
+        outs = [o for c in done.cells for o in c.get("outputs", [])]
+        assert [o for o in outs if o.get("output_type") == "error"] == []
+        return "".join(o.get("text", "") for o in outs if o.get("name") == "stderr")
+
+    # as it was: the first tqdm.auto import (pgmpy does it) in a kernel without ipywidgets warns
+    assert "IProgress not found" in stderr_of("from tqdm.auto import tqdm")
+    err = stderr_of("import probwb\nfrom tqdm.auto import tqdm\n"
+                    "from probwb.core.progress import Progress\n"
+                    "with Progress(total=3, desc='EM', delay=0, min_interval=0) as b:\n"
+                    "    b.update(3, 'log-likelihood -12.5')")
+    assert "IProgress" not in err and "EM: 3/3" in err and "log-likelihood -12.5" in err
+
+
+def test_log_lines_and_bars_name_model_and_fold(caplog):
+    log = get_logger("probwb.hmm")
+    with caplog.at_level(logging.INFO, logger="probwb"):
+        with log_context(model="disease_progression_hmm"):
+            with log_context(fold=2):
+                assert current_context() == {"model": "disease_progression_hmm", "fold": 2}
+                log.info("restart %d/%d: log-likelihood %.1f", 3, 5, -12.25)
+                with P.Progress(total=1, desc="HMM EM", stream=io.StringIO(), delay=0, min_interval=0) as bar:
+                    bar.update()
+            log.info("100% of folds done")
+        log.info("outside")
+    msgs = [r.getMessage() for r in caplog.records]
+    assert msgs[0] == "restart 3/5: log-likelihood -12.2 [disease_progression_hmm, fold 2]"
+    assert msgs[1].startswith("HMM EM [disease_progression_hmm, fold 2]: 1/1")
+    assert msgs[3] == "100% of folds done [disease_progression_hmm]"
+    assert msgs[4] == "outside" and context_tag() == ""
+    first = caplog.records[0]
+    assert first.probwb_model == "disease_progression_hmm" and first.probwb_fold == 2

@@ -32,6 +32,7 @@ from probwb.errors import DataError, ModelError, ProbwbWarning
 from probwb.report.data import LoadedData, data_hash, load_data, summarise_table
 from probwb.report.registry import BAYESIAN_KINDS
 from probwb.report.schema import SECTIONS, ValidatedSpec, validate_spec
+from probwb.report.tables import add_units, result_frame, units_for
 
 __all__ = ["Report", "run_report", "check_seed", "report_to_json", "DEFAULT_SEED", "package_versions", "jsonable"]
 
@@ -176,7 +177,8 @@ def _tests(items: Any) -> tuple[list[dict[str, Any]], list[str]]:
             raise ModelError(f"tests[{i}] is a {type(item).__name__}: expected a probwb.stats result "
                              "with interpret() and to_frame()")
         title = str(getattr(item, "method", None) or type(item).__name__)
-        out.append({"title": title, "sentence": str(item.interpret()), "table": _as_frame(item.to_frame(),
+        # interval columns carry the result's own level ("estimate 95% CI low"), arms in natural order
+        out.append({"title": title, "sentence": str(item.interpret()), "table": _as_frame(result_frame(item),
                                                                                         f"tests[{i}]")})
         warns += [f"{title}: {w}" for w in getattr(item, "warnings", ()) or ()]
     return out, warns
@@ -288,9 +290,16 @@ def run_report(spec: dict[str, Any] | str | os.PathLike, *, seed: int | None = N
     if result.get("summary") is not None:
         rep.summary = _as_frame(result["summary"], "summary")
     rep.tables = {str(k): _as_frame(v, f"tables[{k!r}]") for k, v in (result.get("tables") or {}).items()}
+    # every number that has a unit says it in its header: the bundled data's units, then the spec's report.units
+    units = units_for(spec_dict.get("data"), report_opts.get("units"))
+    rep.tables = {k: add_units(v, units) for k, v in rep.tables.items()}
+    if rep.summary is not None:
+        rep.summary = add_units(rep.summary, units)
     rep.figures = {str(k): _figure_png(v, str(k)) for k, v in (result.get("figures") or {}).items()}
     rep.diagnostics = _diagnostics(result.get("diagnostics"), validated.kind)
     rep.tests, test_warnings = _tests(result.get("tests"))
+    for test in rep.tests:
+        test["table"] = add_units(test["table"], units)
     rep.metrics = _metrics(result.get("metrics") or {})
     rep.text = _lines(result.get("text"))
     found = _lines(result.get("warnings")) + test_warnings

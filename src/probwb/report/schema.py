@@ -61,6 +61,7 @@ SECTIONS: tuple[str, ...] = ("overview", "findings", "data", "parameters", "figu
 REPORT_KEYS: KeySpec = {
     "sections": (list, f"which sections to show, from: {', '.join(SECTIONS)}"),
     "max_rows": (int, "longest table shown in the HTML (the JSON keeps every row); default 60"),
+    "units": (dict, "unit of each column, e.g. {spend: EUR, length_of_stay: days}: shown in table headers"),
 }
 
 _FAMILY_SECTIONS = ("model", "fit", "evaluate", "tests")
@@ -310,6 +311,10 @@ def validate_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | o
                             f"sections: {', '.join(SECTIONS)}")
     if "max_rows" in report and report["max_rows"] < 1:
         raise SpecError(f"report.max_rows must be at least 1, found {report['max_rows']}")
+    for col, unit in (report.get("units") or {}).items():
+        if not isinstance(unit, str) or not unit.strip():
+            raise SpecError(f"report.units.{col}: expected a unit name (text such as 'days'), found "
+                            f"{short_repr(unit)}")
     if "data" in spec and check_data:
         spec["data"] = check_data_section(spec["data"], base_dir=base_dir)
     extra = getattr(module, "validate_spec", None)

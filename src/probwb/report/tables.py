@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["natural_key", "natural_order", "order_rows", "label_intervals", "constant_columns", "add_units",
+__all__ = ["result_frame", "natural_key", "natural_order", "order_rows", "label_intervals", "constant_columns", "add_units",
            "internal_ids", "unlabelled_intervals", "INTERVAL_COLUMN", "DATA_UNITS", "units_for"]
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
@@ -174,3 +174,21 @@ def internal_ids(frame: pd.DataFrame) -> list[str]:
 def unlabelled_intervals(frame: pd.DataFrame) -> list[str]:
     """Return the interval-bound column headers that do not state their level (no ``NN%`` in the header)."""
     return [str(c) for c in frame.columns if INTERVAL_COLUMN.search(str(c)) and not _HAS_LEVEL.search(str(c))]
+
+
+def result_frame(result: Any) -> pd.DataFrame:
+    """Return ``result.to_frame()`` of a :mod:`probwb.stats` result with its interval columns labelled by the
+    result's own level (``confidence``, ``hdi_prob`` or ``details["confidence"]``) and rows of a table indexed
+    by an arm or group in natural order (``control``, ``10%``, ``20%``)."""
+    frame = result.to_frame()
+    level = getattr(result, "hdi_prob", None)
+    kind = "CrI" if level is not None else "CI"
+    if level is None:
+        level = getattr(result, "confidence", None)
+    if level is None:
+        level = (getattr(result, "details", None) or {}).get("confidence")
+    if level is not None:
+        frame = label_intervals(frame, float(level), kind)
+    if frame.index.name in ("arm", "group", "level") and len(frame) > 1:
+        frame = order_rows(frame)
+    return frame

@@ -25,6 +25,7 @@ import pandas as pd
 
 from probwb.core.validation import closest_match
 from probwb.errors import SpecError
+from probwb.report.tables import result_frame, units_for
 from probwb.stats import ab, htests, posthoc
 from probwb.stats.regress import regress as _regress
 
@@ -173,6 +174,44 @@ def validate_spec(spec: dict[str, Any]) -> None:
                                 f"arguments: {', '.join(params)}")
 
 
+def _anova_figures(name: str, title: str, frame: pd.DataFrame, args: dict[str, Any],
+                   units: dict[str, str], drawn: set[tuple[str, str]]) -> dict[str, Any]:
+    """The figures a statistician checks next to an ANOVA: group means with intervals, the interaction plot of
+    a two-way model, residuals against fitted values and the QQ plot of the residuals (titles -> Figures).
+    ``drawn`` holds the (value, group) pairs whose means an earlier test already showed."""
+    from probwb.stats import plots
+
+    out: dict[str, Any] = {}
+    level = float(args.get("confidence", 0.95))
+    if name in ("oneway", "welch", "kruskal") and {"value", "group"} <= set(args) \
+            and (args["value"], args["group"]) not in drawn:
+        value, group = args["value"], args["group"]
+        drawn.add((value, group))
+        ax = plots.group_means_plot(frame, value, group, confidence=level, unit=units.get(value))
+        out[f"{title}: {value} by {group}, means with {100 * level:g}% CI"] = ax.figure
+    if name != "anova":
+        return out
+    parsed = anova.parse_formula(args["formula"])
+    factors = [v for t in parsed.terms if len(t) == 1 for v in t
+               if v in parsed.forced_categorical or not pd.api.types.is_numeric_dtype(frame[v])]
+    value, unit = parsed.response, units.get(parsed.response)
+    for f in factors:
+        if (value, f) in drawn:
+            continue
+        drawn.add((value, f))
+        ax = plots.group_means_plot(frame, value, f, confidence=level, unit=unit)
+        out[f"{title}: {value} by {f}, means with {100 * level:g}% CI"] = ax.figure
+    pairs = [t for t in parsed.terms if len(t) == 2 and set(t) <= set(factors)]
+    for x, trace in pairs:
+        ax = plots.interaction_plot(frame, value, x, trace, confidence=level, unit=unit)
+        out[f"{title}: interaction of {x} and {trace} ({100 * level:g}% CI)"] = ax.figure
+    fit = plots.anova_residuals(frame, args["formula"])
+    out[f"{title}: residuals against fitted values"] = plots.residuals_plot(fit["fitted"], fit["residual"]).figure
+    out[f"{title}: normal QQ plot of the residuals"] = plots.qq_plot(
+        fit["residual"].to_numpy(), title="Normal QQ plot of the residuals").figure
+    return out
+
+
 def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state=None) -> dict[str, Any]:
     """Run every test of a ``kind: stats`` spec; return the dict the report reads (tests, tables, figures,
     text, warnings). ``quick`` uses fewer posterior draws for Bayesian A/B tests."""
@@ -183,6 +222,8 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state=None) ->
     if "data" not in spec:
         raise SpecError("data is missing: a stats spec needs a data: section")
     loaded = load_data(spec["data"])
+    units = units_for(spec["data"], (spec.get("report") or {}).get("units"))
+    drawn: set[tuple[str, str]] = set()
     results, titles, tables, figures, text, warns = [], [], {}, {}, [], []
     for i, item in enumerate(spec["tests"]):
         name = item["test"]
@@ -204,10 +245,12 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state=None) ->
         title = item.get("title") or f"{res.method}"
         results.append(res)
         titles.append(title)
-        tables[title] = res.to_frame()
+        tables[title] = result_frame(res)
         text.append(res.interpret())
         warns += [f"{title}: {w}" for w in res.warnings]
         if name in _RANDOM:
             figures[title] = plots.ab_posterior_plot(res, kind="lift").figure
+        if how == "frame":
+            figures.update(_anova_figures(name, title, target, args, units, drawn))
     return {"model": SpecResults(tuple(titles), tuple(results)), "tests": results, "tables": tables,
             "figures": figures, "text": text, "warnings": warns, "data": loaded.frame}

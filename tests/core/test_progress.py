@@ -27,7 +27,7 @@ class _Tty(io.StringIO):
 
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch):
-    monkeypatch.setattr(P, "_settings", {"quiet": None, "mode": None})
+    monkeypatch.setattr(P, "_settings", {"quiet": None, "mode": None, "verbose": None})
     monkeypatch.delenv("PROBWB_QUIET", raising=False)
     monkeypatch.delenv("PROBWB_PROGRESS", raising=False)
 
@@ -123,6 +123,19 @@ class _null:
 
     def __exit__(self, *exc):
         return None
+
+
+def test_verbose_shows_work_disabled_by_default_but_quiet_wins(caplog):
+    out = _Tty()
+    assert P.progress_mode(out, disable=True) == "off"
+    with P.verbose():
+        assert P.progress_mode(out, disable=True) == "bar"
+        with P.Progress(total=2, desc="posterior draws", stream=out, disable=True, delay=0) as bar:
+            bar.update(2)
+        with P.quiet():
+            assert P.progress_mode(out, disable=True) == "off" and P.progress_mode(out) == "off"
+    assert "posterior draws" in out.getvalue() and "2/2" in out.getvalue()
+    assert P.progress_mode(out, disable=True) == "off"
 
 
 def test_quiet_context_restores_and_env_forces_mode(monkeypatch):

@@ -12,6 +12,9 @@ progress once, when the bar is created:
 ``"off"``     nothing: quiet mode (:func:`configure` ``(quiet=True)``, :func:`quiet`, the ``--quiet``
               option or the ``PROBWB_QUIET`` environment variable), or ``disable=True`` at the call.
 
+``disable=True`` at a call site usually comes from a default (``verbose=False``, ``quiet=True``); under
+:func:`verbose` (the ``probwb`` command without ``--quiet``) such work shows its progress anyway.
+
 Short work stays silent: nothing is shown before ``delay`` seconds (default 1 s) have passed, so a
 value iteration on a small model prints nothing while one on a large model shows its progress.
 ``PROBWB_PROGRESS`` (auto, widget, bar, lines, log, off) forces a mode, e.g. ``log`` in a terminal.
@@ -30,7 +33,7 @@ from typing import Any, TextIO, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Progress", "progress", "configure", "quiet", "is_quiet", "progress_mode", "sampler_progressbar",
+__all__ = ["Progress", "progress", "configure", "quiet", "verbose", "is_quiet", "progress_mode", "sampler_progressbar",
            "in_notebook", "MODES"]
 
 logger = logging.getLogger("probwb.progress")
@@ -39,19 +42,21 @@ logger = logging.getLogger("probwb.progress")
 MODES = ("auto", "widget", "bar", "lines", "log", "off")
 
 _TRUE = ("1", "true", "yes", "on")
-_settings: dict[str, Any] = {"quiet": None, "mode": None}
+_settings: dict[str, Any] = {"quiet": None, "mode": None, "verbose": None}
 
 
-def configure(*, quiet: bool | None = None, mode: str | None = None) -> None:
+def configure(*, quiet: bool | None = None, mode: str | None = None, verbose: bool | None = None) -> None:
     """Set probwb's progress display for this process: ``quiet=True`` silences every bar and progress line;
-    ``mode`` forces one of :data:`MODES` (``None`` or ``"auto"`` chooses from the environment).
-    ``None`` leaves a setting as it is. Returns None."""
+    ``verbose=True`` shows progress even where a call disabled it by default; ``mode`` forces one of
+    :data:`MODES` (``None`` or ``"auto"`` chooses from the environment). ``None`` leaves a setting as it
+    is. Returns None."""
     from probwb.errors import SpecError
 
-    if quiet is not None:
-        if not isinstance(quiet, bool):
-            raise SpecError(f"progress configure(quiet=...) must be True or False, found {quiet!r}")
-        _settings["quiet"] = quiet
+    for key, value in (("quiet", quiet), ("verbose", verbose)):
+        if value is not None:
+            if not isinstance(value, bool):
+                raise SpecError(f"progress configure({key}=...) must be True or False, found {value!r}")
+            _settings[key] = value
     if mode is not None:
         if mode not in MODES:
             raise SpecError(f"progress mode must be one of {', '.join(MODES)}, found {mode!r} "
@@ -68,6 +73,18 @@ def quiet(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _settings["quiet"] = before
+
+
+@contextmanager
+def verbose(enabled: bool = True) -> Iterator[None]:
+    """Within the ``with`` block, show progress even of work whose call disabled it by default (quiet
+    still wins); yields None. The ``probwb`` command runs specs this way unless ``--quiet`` is given."""
+    before = _settings["verbose"]
+    _settings["verbose"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _settings["verbose"] = before
 
 
 def is_quiet() -> bool:
@@ -103,7 +120,7 @@ def _env_mode() -> str | None:
 
 def progress_mode(stream: TextIO | None = None, disable: bool = False) -> str:
     """Return how progress would be shown now: ``"widget"``, ``"bar"``, ``"lines"``, ``"log"`` or ``"off"``."""
-    if disable or is_quiet():
+    if is_quiet() or (disable and not _settings["verbose"]):
         return "off"
     forced = _settings["mode"] or _env_mode()
     if forced is not None:
@@ -122,9 +139,7 @@ def progress_mode(stream: TextIO | None = None, disable: bool = False) -> str:
 def sampler_progressbar(requested: bool | None = None) -> bool:
     """Return the ``progressbar=`` to give PyMC/nutpie: True only where a live bar can show (a terminal, or
     Jupyter with ipywidgets) and progress is not silenced, never where it would warn about ipywidgets."""
-    if requested is False:
-        return False
-    return progress_mode() in ("bar", "widget")
+    return progress_mode(disable=requested is False) in ("bar", "widget")
 
 
 def silence_tqdm_notebook_warning() -> None:
@@ -165,7 +180,9 @@ class Progress:
         self.min_interval = float(min_interval)
         self.delay = float(delay)
         self.stream = stream
-        self.mode = mode if mode is not None and not (disable or is_quiet()) else progress_mode(stream, disable)
+        self.mode = progress_mode(stream, disable)
+        if mode is not None and self.mode != "off":
+            self.mode = mode
         if self.mode == "widget" and not _has_ipywidgets():
             self.mode = "lines"
         self.disable = self.mode == "off"

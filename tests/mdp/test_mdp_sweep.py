@@ -97,7 +97,7 @@ def test_without_numba_auto_falls_back_to_scipy(monkeypatch):
     # a model that gets the tiled layout with numba keeps the scipy sweep without it
     Pbig, _ = random_sparse_arrays(140_000, 2, 3, random_state=3)
     assert K.choose_layout(Pbig, 2) is None
-    res = solve(MDP(P, R.T, 0.95), "vi", epsilon=1e-3)
+    res = solve(MDP(P, R.T, 0.95), "vi", epsilon=1e-3, stopping="sup")
     assert res.info["kernel"] == "scipy" and res.info["compile_s"] == 0.0
     np.testing.assert_array_equal(res.V, with_numba[0])
 
@@ -190,7 +190,7 @@ def test_auto_kernel_by_size_and_structure(monkeypatch):
     assert P.nnz >= K.NUMBA_MIN_NNZ and K.choose_layout(P, 2) is None and K.auto_kernel(P) == "csr"
     ref = _run(P, R, kernel="scipy", max_iter=5)
     _same(_run(P, R, max_iter=5), ref)
-    res = solve(MDP(P, R.T, 0.95), "vi", epsilon=1e-3)
+    res = solve(MDP(P, R.T, 0.95), "vi", epsilon=1e-3, stopping="sup")
     assert res.info["kernel"] == "csr" and res.converged
     np.testing.assert_array_equal(res.V, _run(P, R, kernel="scipy")[0])
 

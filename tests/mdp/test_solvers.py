@@ -44,14 +44,16 @@ def test_value_iteration_is_epsilon_optimal():
     mdp = random_sparse(200, discount=0.95, random_state=5)
     exact = solve(mdp, "pi")
     eps = 0.5
-    res = solve(mdp, "vi", epsilon=eps)
-    # Puterman Thm 6.3.1: ||V_k+1 - V*|| < eps/2 and the greedy policy is eps-optimal
-    assert np.abs(res.V - exact.V).max() < eps / 2
     from probwb.mdp.policy import evaluate_policy
 
-    v_greedy = evaluate_policy(mdp, res.policy_index).to_numpy()
-    assert (exact.V - v_greedy).max() < eps
-    assert res.info["last_change"] < K.vi_threshold(eps, 0.95)
+    for stopping in ("sup", "auto"):
+        res = solve(mdp, "vi", epsilon=eps, stopping=stopping)
+        # Puterman Thm 6.3.1 (sup) and 6.6.6 (span, the default): ||V - V*|| < eps/2, greedy policy eps-optimal
+        assert np.abs(res.V - exact.V).max() < eps / 2
+        v_greedy = evaluate_policy(mdp, res.policy_index).to_numpy()
+        assert (exact.V - v_greedy).max() < eps
+        rule = K.vi_threshold(eps, 0.95) if stopping == "sup" else eps * 0.05 / 0.95
+        assert res.info["last_change"] < rule == pytest.approx(res.info["threshold"])
 
 
 def test_policy_iteration_iterative_evaluation_matches_direct():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from probwb.core.io import load_model, save_model
-from probwb.core.progress import progress
+from probwb.core.logcontext import get_logger
+from probwb.core.progress import Progress
 from probwb.core.random import RandomState, check_random_state
 from probwb.core.validation import (
     as_float_array,
@@ -35,7 +35,8 @@ from probwb.hmm.kernels import forward_backward, viterbi
 
 __all__ = ["HMM", "SequenceData"]
 
-_log = logging.getLogger("probwb.hmm")
+# lines carry the model / fold the report runner and cross-validation set
+_log = get_logger("probwb.hmm")
 
 
 def _plain(value: Any) -> Any:
@@ -638,8 +639,8 @@ class HMM:
         for run in range(int(self.n_init)):
             params = self._init_run(seq, rng, mask)
             out = self._em(seq, *params, n_rows=max(n_obs, 1), run=run)
-            _log.info("restart %d: log-likelihood %.6f after %d iterations (converged=%s)",
-                      run, out["loglik"], out["n_iter"], out["converged"])
+            _log.info("restart %d/%d: log-likelihood %.6f after %d iterations (converged=%s)",
+                      run + 1, int(self.n_init), out["loglik"], out["n_iter"], out["converged"])
             if best is None or out["loglik"] > best["loglik"]:
                 best = out
         self.startprob_ = best["start"]
@@ -671,8 +672,9 @@ class HMM:
         gain = gap = np.inf
         ll_total = np.nan
         N = seq.lengths.shape[0]
-        for _ in progress(range(int(self.n_iter)), desc=f"HMM EM (restart {run + 1}/{self.n_init})",
-                           disable=not self.verbose):
+        bar = Progress(total=int(self.n_iter), desc=f"HMM EM (restart {run + 1}/{self.n_init})",
+                       disable=not self.verbose)
+        for _ in range(int(self.n_iter)):
             ll = seq.pad(self._emission_loglik(seq, emissions))
             A, idx, patterns = self._transitions(seq, trans)
             res = forward_backward(ll, seq.lengths, start, A, idx, posteriors=True, xi=True)
@@ -683,6 +685,7 @@ class HMM:
                                  "(an observation no state can emit, or a forbidden move)")
             total = ll_total + (trans.log_prior() if isinstance(trans, LogitTransitions) else 0.0)
             history.append(total)
+            bar.update(1, f"log-likelihood {ll_total:.6g}")
             gain, gap = _em_gap(history)
             if max(gain, gap) <= float(self.tol) * abs(total):
                 converged = True
@@ -698,6 +701,7 @@ class HMM:
             else:
                 rows = counts.sum(axis=1, keepdims=True)
                 trans = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), trans)
+        bar.close()
         if not converged:
             # the last M-step moved the parameters past the last evaluation: score them
             ll = seq.pad(self._emission_loglik(seq, emissions))

@@ -90,6 +90,17 @@ class SolveResult:
         return pd.DataFrame(self.Q_array.T, index=pd.Index(self.mdp.states, name="state"),
                             columns=pd.Index(self.mdp.actions, name="action"))
 
+    def value_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(lower, upper)`` (S,) arrays that bracket ``V*``: ``V -/+ info["value_error_bound"]``.
+
+        Value iteration only (with the span rule these are the MacQueen bounds, ``V`` their midpoint); other
+        methods raise ModelError.
+        """
+        half = self.info.get("value_error_bound")
+        if half is None:
+            raise ModelError(f"value bounds come from value iteration; this result is from {self.method!r}")
+        return self.V - half, self.V + half
+
     def summary(self) -> pd.DataFrame:
         """One-row DataFrame: method, iterations, sweeps, converged, residual, timings."""
         row = {"method": self.method, "iterations": self.iterations, "sweeps": self.sweeps,
@@ -185,26 +196,41 @@ def solve(
     m: int = 20,
     horizon: int | None = None,
     aperiodicity: float = 0.0,
-    stopping: str = "sup",
+    stopping: str = "auto",
     kernel: str = "auto",
     quiet: bool = True,
 ) -> SolveResult:
     """Solve ``mdp`` and return a :class:`SolveResult`.
 
-    Methods: ``value_iteration`` (stops when ``||V_{k+1} - V_k|| < epsilon (1-g)/(2g)`` so the policy is
-    epsilon-optimal), ``gauss_seidel``, ``policy_iteration`` (exact evaluation: sparse LU or GMRES, see
+    Methods: ``value_iteration`` (see below), ``gauss_seidel``, ``policy_iteration`` (exact evaluation: sparse LU or GMRES, see
     ``evaluation``), ``modified_policy_iteration`` (``m`` partial-evaluation sweeps per step),
     ``linear_programming`` (scipy HiGHS), ``finite_horizon`` (backward induction over ``horizon`` or
     ``mdp.horizon`` epochs; time-dependent policy), ``relative_value_iteration`` (average reward; stops when
     the span of ``T h - h`` is below ``epsilon``; ``aperiodicity`` in [0, 1) mixes in a self-loop so periodic
     chains converge). ``quiet=False`` shows progress on an interactive stderr.
 
-    Value iteration only: ``stopping="span"`` stops instead when the span of ``V_{k+1} - V_k`` is below
-    ``epsilon (1-g)/g`` (Puterman 6.6.3, pymdptoolbox's rule; the policy is still epsilon-optimal and the
-    returned midpoint-corrected values are within ``epsilon/2`` of ``V*``, usually after far fewer sweeps);
-    ``kernel`` picks the sweep implementation (see :func:`probwb.mdp.kernels.value_iteration`: ``"auto"``,
-    ``"scipy"``, ``"csr"``, ``"tiled"``). The tiled layout ``"auto"`` may build for large scattered models is
-    cached on ``mdp`` and reused by later solves.
+    Value iteration stopping (``stopping``; ``"auto"``, the default, is ``"span"`` for a discount ``g < 1``
+    and ``"sup"`` at ``g = 1``):
+
+    - ``"span"``: stop after the first sweep with ``sp(V_{k+1} - V_k) = max - min < epsilon (1-g)/g``
+      (Puterman 1994, Section 6.6.3; pymdptoolbox's rule, so the same ``epsilon`` gives the same sweeps).
+      Guarantee: with ``m, M`` the smallest and largest change of that sweep, the MacQueen bounds
+      ``V_{k+1} + g m/(1-g) <= V* <= V_{k+1} + g M/(1-g)`` hold, and the policy greedy w.r.t. ``V_{k+1}``
+      has ``V_pi >= V_{k+1} + g m/(1-g)``, so ``V* - V_pi <= g (M - m)/(1-g) < epsilon``: the policy is
+      epsilon-optimal. ``V`` is the midpoint of the bounds, within ``g (M - m) / (2 (1-g)) < epsilon / 2`` of
+      ``V*`` (as accurate as the sup rule's values), and ``info`` gives that half-width
+      (``value_error_bound``), the policy-loss bound (``policy_loss_bound``, ``< epsilon``) and
+      :meth:`SolveResult.value_bounds` the bounds themselves.
+    - ``"sup"``: stop when ``||V_{k+1} - V_k||_inf < epsilon (1-g)/(2g)`` (Puterman Theorem 6.3.1: the greedy
+      policy is epsilon-optimal and ``||V_{k+1} - V*|| < epsilon / 2``); typically many more sweeps, since it
+      waits for the near-constant drift of the values to die out that the span rule corrects for.
+
+    ``kernel`` picks the sweep implementation (``"auto"``, ``"scipy"``, ``"csr"``, ``"tiled"``; see
+    :func:`probwb.mdp.kernels.value_iteration`). ``"auto"`` times the candidate kernels on the first sweeps
+    of a solve and keeps the fastest, remembering the choice for models of that size class for the rest of
+    the process (:func:`probwb.mdp.kernels.kernel_choices` lists the choices and their timings;
+    ``info["kernel"]`` names the kernel a solve used). Every kernel gives the same values. The tiled layout
+    ``"auto"`` may build for large scattered models is cached on ``mdp`` and reused by later solves.
 
     Discount 1 (episodic problems) is accepted by every infinite-horizon method when termination is certain
     in the sense of :func:`probwb.mdp.kernels.termination_check` (from every state some policy terminates with
@@ -224,14 +250,14 @@ def solve(
         raise ModelError(f"unknown method {method!r}{hint}; choose one of {list(METHODS)}")
     if not (epsilon > 0):
         raise ModelError(f"epsilon must be positive, found {epsilon}")
-    if stopping not in K.STOPPING:
-        raise ModelError(f"stopping must be one of {list(K.STOPPING)}; found {stopping!r}")
+    if stopping not in ("auto", *K.STOPPING):
+        raise ModelError(f"stopping must be one of {['auto', *K.STOPPING]}; found {stopping!r}")
     if kernel not in K.KERNELS:
         raise ModelError(f"kernel must be one of {list(K.KERNELS)}; found {kernel!r}")
     if stopping == "span" and mdp.discount >= 1.0:
         raise ModelError(f"stopping='span' needs a discount below 1 (its midpoint correction scales by g / (1 - g)); "
                          f"found {mdp.discount}. Use stopping='sup'")
-    if name != "value_iteration" and (stopping != "sup" or kernel != "auto"):
+    if name != "value_iteration" and (stopping not in ("auto", "sup") or kernel != "auto"):
         raise ModelError(f"stopping= and kernel= apply to method='value_iteration' only; found method={name!r} "
                          f"with stopping={stopping!r}, kernel={kernel!r}")
     t0 = time.perf_counter()
@@ -273,6 +299,8 @@ def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -
     if term is not None:
         V0 = _start_values(mdp, V0, term)
     g = mdp.discount
+    if stopping == "auto":
+        stopping = "span" if g < 1.0 else "sup"
     max_iter = max_iter or 100_000
     t0 = time.perf_counter()
     layout = _vi_layout(mdp, kernel)
@@ -289,12 +317,29 @@ def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -
     t2 = time.perf_counter()
     Q = K.q_values(mdp.P, mdp.R, V, g)
     thresh = K.vi_threshold(epsilon, g) if stopping == "sup" else epsilon * (1 - g) / g
+    bounds = _vi_bounds(change, g, stopping)
     return SolveResult(mdp, "value_iteration", pol, V, Q, k, k + 1, conv, float(np.abs(Q.max(0) - V).max()),
                        {"setup": t1 - t0, "solve": t2 - t1},
                        info={"last_change": change, "threshold": thresh, "stopping": stopping, "kernel": kernel,
+                             **bounds,
                              "compile_s": compile_s,
                              "layout_build_s": layout.build_seconds if layout is not None else 0.0,
                              **_term_info(term)})
+
+
+def _vi_bounds(change: float, g: float, stopping: str) -> dict[str, float]:
+    """Half-width of the interval around the returned V that holds V*, and the policy-loss bound.
+
+    Span rule: V is the midpoint of the MacQueen bounds ``V_{k+1} + g [m, M] / (1-g)``, whose half-width is
+    ``g (M - m) / (2 (1-g))``; the greedy policy's loss is at most the full width. Sup rule (discount < 1):
+    ``||V_{k+1} - V*|| <= g ||V_{k+1} - V_k|| / (1-g)`` and the greedy policy loses at most twice that.
+    At discount 1 there is no contraction modulus and no bound.
+    """
+    if g >= 1.0 or not np.isfinite(change):
+        return {"value_error_bound": float("inf"), "policy_loss_bound": float("inf")}
+    width = g * change / (1.0 - g)
+    half = 0.5 * width if stopping == "span" else width
+    return {"value_error_bound": half, "policy_loss_bound": 2.0 * half}
 
 
 def _term_info(term: K.Termination | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from probwb.errors import DataError
 
-__all__ = ["plot_sbc_ranks", "plot_league_table", "plot_coefficients", "plot_risk_tiers"]
+__all__ = ["plot_sbc_ranks", "plot_league_table", "plot_coefficients", "plot_risk_tiers", "plot_ppc_groups"]
 
 
 def _ax(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -45,14 +45,22 @@ def plot_sbc_ranks(result: Any, parameter: str | None = None, ax: Any = None) ->
     return ax
 
 
-def plot_league_table(table: pd.DataFrame, ax: Any = None) -> Any:
-    """Return Axes with a caterpillar plot of a :meth:`HierarchicalGLM.group_league_table` (worst on top)."""
+def plot_league_table(table: pd.DataFrame, ax: Any = None, *, interval: float | None = None) -> Any:
+    """Return Axes with a caterpillar plot of a :meth:`HierarchicalGLM.group_league_table` (worst on top),
+    each row labelled with its group's name (the table's index, or its first column when the index is a plain
+    row number) and the interval's level on the axis when ``interval`` is given."""
     need = {"effect_mean", "effect_lower", "effect_upper"}
     if not need <= set(table.columns):
         raise DataError(f"expected a league table with columns {sorted(need)}, found {list(table.columns)}")
+    if isinstance(table.index, pd.RangeIndex) and table.index.name is None and table.columns[0] not in need:
+        table = table.set_index(table.columns[0])  # a reset league table: its group ids are the first column
     ax = _ax(ax, (6, max(2.5, 0.25 * len(table))))
-    return _forest(ax, table, ("effect_mean", "effect_lower", "effect_upper"), "tab:blue",
-                   "group effect (link scale) with interval")
+    level = f"{100 * interval:g}% " if interval is not None else ""
+    ax = _forest(ax, table, ("effect_mean", "effect_lower", "effect_upper"), "tab:blue",
+                 f"group effect (link scale) with {level}credible interval")
+    if table.index.name:
+        ax.set_ylabel(str(table.index.name))
+    return ax
 
 
 def plot_coefficients(summary: pd.DataFrame, ax: Any = None, *, exclude_intercept: bool = True) -> Any:
@@ -87,4 +95,41 @@ def plot_risk_tiers(tiers: pd.DataFrame, ax: Any = None) -> Any:
     ax.scatter(tiers["risk_mean"], tiers["p_top_tier"], s=6, alpha=0.5)
     ax.set_xlabel("posterior mean risk")
     ax.set_ylabel("P(in top tier)")
+    return ax
+
+
+def plot_ppc_groups(observed: Any, replicated: Any, groups: Any, ax: Any = None, *, interval: float = 0.9,
+                    group_name: str | None = None, response: str = "response") -> Any:
+    """Return Axes comparing each group's observed mean response (black dot) with the ``interval`` of the same
+    mean over replicated data sets drawn from the posterior predictive (bar): a dot outside its bar is a
+    group the model does not reproduce. ``replicated`` has shape (draws, rows), ``groups`` one label per row."""
+    y = np.asarray(observed, dtype=float).ravel()
+    rep = np.asarray(replicated, dtype=float)
+    labels = pd.Series(np.asarray(groups)).astype(str)
+    if rep.ndim != 2 or rep.shape[1] != y.size or labels.size != y.size:
+        raise DataError(f"plot_ppc_groups: expected replicated data of shape (draws, {y.size}) and {y.size} group "
+                        f"labels, found shape {rep.shape} and {labels.size} labels")
+    if not 0 < interval < 1:
+        raise DataError(f"plot_ppc_groups: interval must lie in (0, 1), found {interval!r}")
+    codes, names = pd.factorize(labels, sort=True)
+    counts = np.bincount(codes, minlength=len(names))
+    obs = np.bincount(codes, weights=y, minlength=len(names)) / counts
+    onehot = np.zeros((y.size, len(names)))
+    onehot[np.arange(y.size), codes] = 1.0
+    rep_means = (rep @ onehot) / counts
+    lo, hi = np.quantile(rep_means, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+    order = np.argsort(obs)
+    ax = _ax(ax, (6, max(2.5, 0.25 * len(names))))
+    ypos = np.arange(len(names))
+    inside = (obs >= lo) & (obs <= hi)
+    ax.hlines(ypos, lo[order], hi[order], color="tab:blue", lw=4, alpha=0.5,
+              label=f"replicated {100 * interval:g}% interval")
+    ax.plot(obs[order], ypos, "o", color="black", ms=4, label="observed")
+    ax.set_yticks(ypos)
+    ax.set_yticklabels([str(names[i]) for i in order])
+    ax.set_ylabel(group_name or "group")
+    ax.set_xlabel(f"mean {response} per {group_name or 'group'}")
+    ax.set_title(f"Posterior predictive check by {group_name or 'group'}: "
+                 f"{int(inside.sum())} of {len(names)} observed means inside")
+    ax.legend(loc="lower right", fontsize=8)
     return ax

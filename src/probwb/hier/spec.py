@@ -26,6 +26,7 @@ import pandas as pd
 from probwb.core.random import check_random_state, seed_from
 from probwb.core.validation import check_known_keys
 from probwb.errors import SpecError
+from probwb.report.tables import label_intervals
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
 
@@ -42,6 +43,7 @@ SPEC_KEYS: dict[str, dict[str, Any]] = {
         "league_table": (str, "grouping to rank in the league table (default: the first)"),
         "higher_is_worse": (bool, "a higher group effect is worse (default true)"),
         "risk_quantile": (float, "top-tier quantile for the risk-tier table (default 0.9)"),
+        "id_col": ((str, list), "column(s) naming a row (patient_id) in the highest-risk table (default: *_id)"),
     },
     "fit": {
         "draws": (int, "posterior draws per chain"),
@@ -84,6 +86,48 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
     q = model.get("risk_quantile", 0.9)
     if not 0 < float(q) < 1:
         raise SpecError(f"model.risk_quantile must lie in (0, 1), found {q!r}")
+
+
+def _id_columns(frame: pd.DataFrame, declared: Any, groups: list[str]) -> list[str]:
+    """The columns that identify a row for a reader: ``model.id_col`` when given, else the ``*_id`` columns
+    that are not a grouping of the model (patient_id, customer_id), plus a time column (week, visit) when the
+    ids alone repeat."""
+    if declared:
+        cols = [declared] if isinstance(declared, str) else list(declared)
+        check_known_keys(cols, list(map(str, frame.columns)), where="model.id_col", what="column", log_left=False)
+        return cols
+    cols = [c for c in frame.columns if str(c).endswith("_id") and c not in groups]
+    if cols and frame.duplicated(cols).any():
+        cols += [c for c in ("week", "visit", "time", "date") if c in frame.columns][:1]
+    return cols
+
+
+def _worst_parameters(idata: Any, table: pd.DataFrame, k: int = 4) -> Any:
+    """Return an InferenceData holding the ``k`` scalar parameters with the highest R-hat and lowest bulk ESS
+    (named as in the diagnostics table, e.g. ``beta[age_band[70+]]``), or None when none can be matched."""
+    import arviz as az
+
+    post = idata.posterior
+    series: dict[str, np.ndarray] = {}
+    for name in post.data_vars:
+        if str(name).endswith("__"):
+            continue
+        arr = post[name]
+        dims = [d for d in arr.dims if d not in ("chain", "draw")]
+        if not dims:
+            series[str(name)] = arr.transpose("chain", "draw", ...).values
+            continue
+        values = arr.transpose("chain", "draw", *dims).values
+        for idx in np.ndindex(*values.shape[2:]):
+            coords = ", ".join(str(arr.coords[d].values[i]) if d in arr.coords else str(i)
+                               for d, i in zip(dims, idx, strict=True))
+            series[f"{name}[{coords}]"] = values[(slice(None), slice(None), *idx)]
+    ranked = table.assign(_r=table["r_hat"].fillna(np.inf)).sort_values(["_r", "ess_bulk"],
+                                                                         ascending=[False, True])
+    chosen = [str(i) for i in ranked.index if str(i) in series][:k]
+    if not chosen:
+        return None
+    return az.from_dict(posterior={c: series[c] for c in chosen})
 
 
 def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = None) -> dict[str, Any]:
@@ -144,15 +188,16 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
                         "min_ess_bulk": float(diag.table["ess_bulk"].min()),
                         "sampling_seconds": float(glm.idata_.posterior.attrs.get("sampling_time", np.nan)),
                         "compile_seconds": float(glm.idata_.posterior.attrs.get("compile_time", np.nan))})
-        tables["coefficients"] = summary.reset_index()
+        tables["coefficients"] = label_intervals(summary.reset_index(), interval, "CrI")
 
         groups = list(glm.design_info_.group_levels)
         if groups:
             group = model_spec.get("league_table", groups[0])
             league = glm.group_league_table(group, interval=interval,
                                             higher_is_worse=bool(model_spec.get("higher_is_worse", True)))
-            tables[f"league table ({group})"] = league.reset_index()
-            figures[f"league table ({group})"] = plots.plot_league_table(league)
+            tables[f"league table ({group})"] = label_intervals(league.reset_index(), interval, "CrI")
+            figures[f"league table ({group}, {100 * interval:g}% CrI)"] = plots.plot_league_table(
+                league, interval=interval)
             top = league.index[0]
             text.append(f"Highest {group} effect: {top} (P(worse than average) = "
                         f"{league['p_worse_than_average'].iloc[0]:.2f}, rank interval "
@@ -160,15 +205,32 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
         figures["coefficients"] = plots.plot_coefficients(summary)
         trace_vars = [v for v in ["Intercept"] + [f"sd_{_safe(g)}" for g in groups] if v in glm.idata_.posterior]
         figures["trace"] = dplots.plot_trace(glm.idata_, trace_vars)
+        worst = _worst_parameters(glm.idata_, diag.table)
+        if worst is not None:
+            figures["rank plots of the worst-mixing parameters (highest R-hat, lowest ESS)"] = \
+                dplots.plot_rank(worst)
 
         if glm.family in ("bernoulli", "binomial"):
             q = float(model_spec.get("risk_quantile", 0.9))
             tiers = glm.risk_tiers(frame, quantile=q, n_draws=300, random_state=rng)
             risk = glm.risk_table(frame, interval=interval, random_state=rng)
             table = pd.concat([risk, tiers[["p_top_tier", "top_tier"]]], axis=1)
-            tables[f"highest-risk rows (top {100 * (1 - q):.0f}%)"] = (
-                table.sort_values("p_top_tier", ascending=False).head(50).reset_index(names="row"))
+            top_rows = table.sort_values("p_top_tier", ascending=False).head(50)
+            # a reader finds a patient or customer by the data's id column, not by a row number
+            ids = _id_columns(frame, model_spec.get("id_col"), groups)
+            top_rows = (pd.concat([frame.loc[top_rows.index, ids], top_rows], axis=1).reset_index(drop=True)
+                        if ids else top_rows.reset_index(names="row"))
+            tables[f"highest-risk rows (top {100 * (1 - q):.0f}%)"] = label_intervals(top_rows, interval, "CrI")
             figures["risk tiers"] = plots.plot_risk_tiers(tiers)
+            if glm.family == "bernoulli":
+                from probwb.evaluate.plots import plot_calibration
+
+                y = frame[glm.parsed_formula.response].to_numpy(dtype=float)
+                ax = plot_calibration(y, risk["risk_mean"].to_numpy(), n_bins=10, strategy="quantile",
+                                      confidence=interval)
+                ax.set_title(f"Calibration: observed rate by decile of posterior mean risk "
+                             f"({100 * interval:g}% Wilson intervals)")
+                figures[f"calibration curve (deciles of predicted risk, {100 * interval:g}% CI)"] = ax
             metrics["rows_certainly_top_tier"] = int((tiers["p_top_tier"] > 0.9).sum())
 
         if eval_spec.get("loo", True):
@@ -183,11 +245,18 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
         if eval_spec.get("ppc", True):
             ppc = glm.ppc(frame, n_draws=300, random_state=rng)
             tables["posterior predictive check"] = ppc.reset_index()
+            if groups:
+                g0 = model_spec.get("league_table", groups[0])
+                rep = glm.predict(frame, kind="predictive", n_draws=300, random_state=rng)
+                figures[f"posterior predictive check by {g0} ({100 * interval:g}% interval)"] = \
+                    plots.plot_ppc_groups(frame[glm.parsed_formula.response].to_numpy(dtype=float), rep,
+                                          frame[g0], interval=interval, group_name=g0,
+                                          response=glm.parsed_formula.response)
             flagged = list(ppc.index[ppc["flag"]])
             text.append("Posterior predictive check: " + (f"statistics {flagged} are not reproduced by the model."
                                                           if flagged else "the replicated data reproduce the "
                                                           "observed mean, sd, min and max."))
     warns = [f"{w.category.__name__}: {w.message}" for w in caught
              if not issubclass(w.category, (DeprecationWarning, FutureWarning, PendingDeprecationWarning))]
-    return {"model": glm, "data": frame, "summary": summary.reset_index(), "tables": tables, "figures": figures,
+    return {"model": glm, "data": frame, "summary": label_intervals(summary.reset_index(), interval, "CrI"), "tables": tables, "figures": figures,
             "metrics": metrics, "diagnostics": diag, "text": text, "warnings": warns}

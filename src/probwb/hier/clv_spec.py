@@ -27,6 +27,7 @@ import pandas as pd
 from probwb.core.random import check_random_state
 from probwb.core.validation import check_known_keys, closest_match
 from probwb.errors import SpecError
+from probwb.report.tables import label_intervals
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec"]
 
@@ -190,9 +191,10 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
     for w in record:
         logger.warning("%s", w.message)
     top = customers.sort_values(sort_col, ascending=False).head(int(ev.get("top_n", 25)))
-    tables = {"customers": top, "frequency_counts": counts}
+    # interval headers state their level: the spec's for per-customer outputs, the summary's quantile pair
+    tables = {"customers": label_intervals(top, interval, "CrI"), "frequency_counts": counts}
     if spend is not None:
-        tables["spend_parameters"] = spend.summary()
+        tables["spend_parameters"] = label_intervals(spend.summary(), interval, "CrI")
     diagnostics = None
     if method == "mcmc":
         diagnostics = {"purchase": purchase.diagnostics_}
@@ -207,5 +209,6 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
     if total is not None:
         text.append(f"Expected total value over the horizon (margin {float(ev.get('margin', 1.0)):g}, discount "
                     f"{float(ev.get('discount_rate', 0.0)):g} per period): {total:,.2f}.")
-    return {"model": purchase, "spend_model": spend, "summary": purchase.summary(), "tables": tables,
+    return {"model": purchase, "spend_model": spend, "summary": label_intervals(purchase.summary(), interval, "CrI"),
+            "tables": tables,
             "figures": figures, "diagnostics": diagnostics, "text": text, "warnings": caught, "data": frame}

@@ -38,6 +38,7 @@ import pandas as pd
 from probwb.core.random import check_random_state
 from probwb.core.validation import check_columns, check_known_keys, short_repr
 from probwb.errors import SpecError
+from probwb.report.tables import label_intervals
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec", "panel_to_transitions", "check_names"]
 
@@ -261,7 +262,7 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
         tables["expected reward R(s, a)"] = mdp.rewards_frame().reset_index()
         tables["Q(s, a) at the optimum"] = res.Q.reset_index()
         tables["P(action is optimal) over the posterior"] = probs.reset_index()
-        tables["posterior of the optimal value"] = vs.reset_index()
+        tables["posterior of the optimal value"] = label_intervals(vs.reset_index(), 0.9, "CrI")
         start = ev.get("start")
         if start is None:
             first = frame.sort_values([model["entity"], model["time"]]).groupby(model["entity"], observed=True)
@@ -306,5 +307,6 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
             + (f"Less than 80% posterior certainty in: {', '.join(unsure['state'])}." if len(unsure) else
                "Every state's optimal action has at least 80% posterior probability."))
     metrics["n_transitions"] = float(len(logs))
-    return {"model": est, "data": logs, "summary": summary, "tables": tables, "figures": figures,
+    # value_q05 / value_q95 bound the 90% credible interval of the value over the posterior of MDPs
+    return {"model": est, "data": logs, "summary": label_intervals(summary, 0.9, "CrI"), "tables": tables, "figures": figures,
             "metrics": metrics, "text": text, "warnings": warns}

@@ -27,7 +27,7 @@ class _Tty(io.StringIO):
 
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch):
-    monkeypatch.setattr(P, "_settings", {"quiet": None, "mode": None, "verbose": None})
+    monkeypatch.setattr(P, "_settings", dict(P._DEFAULTS))
     monkeypatch.delenv("PROBWB_QUIET", raising=False)
     monkeypatch.delenv("PROBWB_PROGRESS", raising=False)
 
@@ -153,6 +153,11 @@ def test_quiet_context_restores_and_env_forces_mode(monkeypatch):
         P.configure(mode="fancy")
     with pytest.raises(SpecError, match=r"quiet=\.\.\.\) must be True or False, found 'yes'"):
         P.configure(quiet="yes")
+    with pytest.raises(SpecError, match=r"delay=\.\.\.\) must be a number of seconds >= 0, found -1"):
+        P.configure(delay=-1)
+    P.configure(delay=0, interval=0)
+    bar = P.Progress(total=1, stream=io.StringIO())
+    assert (bar.delay, bar.min_interval) == (0.0, 0.0)
 
 
 def test_notebook_without_ipywidgets_uses_plain_lines_and_never_warns(notebook, capsys):
@@ -235,3 +240,33 @@ def test_log_lines_and_bars_name_model_and_fold(caplog):
     assert msgs[4] == "outside" and context_tag() == ""
     first = caplog.records[0]
     assert first.probwb_model == "disease_progression_hmm" and first.probwb_fold == 2
+
+
+def test_cross_validated_hmm_logs_name_model_fold_and_restart(caplog, small_campaign):
+    from probwb.evaluate import GroupKFold, cross_validate
+    from probwb.hmm import HMM
+
+    panel = small_campaign.panel
+    panel = panel[panel["customer_id"].isin(panel["customer_id"].unique()[:120])]
+    hmm = HMM(n_states=2, emission="poisson", columns=["purchases"], id_col="customer_id", time_col="week",
+              n_init=2, n_iter=15, random_state=0)
+    P.configure(delay=0, interval=0)
+    with caplog.at_level(logging.INFO, logger="probwb"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with log_context(model="customer_lifecycle_hmm"), P.verbose():
+            cross_validate(hmm, panel, GroupKFold(3, group="customer_id"))
+    msgs = [r.getMessage() for r in caplog.records]
+    for fold in range(3):
+        tag = f"[customer_lifecycle_hmm, fold {fold}]"
+        restarts = [m for m in msgs if m.startswith("restart ") and m.endswith(tag)]
+        assert [m.split(":")[0] for m in restarts] == ["restart 1/2", "restart 2/2"]
+        em = [m for m in msgs if m.startswith(f"HMM EM (restart 2/2) {tag}: ")]
+        assert em and all("log-likelihood -" in m for m in em)
+        assert sum(m.startswith("fold scored: score -") and m.endswith(tag) for m in msgs) == 1
+    assert hmm.verbose is False and not hasattr(hmm, "loglik_")  # the estimator passed in is untouched
+    # without a context, cross-validation names the model by its class
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="probwb"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cross_validate(hmm, panel, GroupKFold(2, group="customer_id"))
+    assert any(r.getMessage().endswith("[HMM, fold 1]") for r in caplog.records)

@@ -42,15 +42,25 @@ logger = logging.getLogger("probwb.progress")
 MODES = ("auto", "widget", "bar", "lines", "log", "off")
 
 _TRUE = ("1", "true", "yes", "on")
-_settings: dict[str, Any] = {"quiet": None, "mode": None, "verbose": None}
+_DEFAULTS: dict[str, Any] = {"quiet": None, "mode": None, "verbose": None, "delay": 1.0, "interval": 5.0}
+_settings: dict[str, Any] = dict(_DEFAULTS)
 
 
-def configure(*, quiet: bool | None = None, mode: str | None = None, verbose: bool | None = None) -> None:
+def configure(*, quiet: bool | None = None, mode: str | None = None, verbose: bool | None = None,
+              delay: float | None = None, interval: float | None = None) -> None:
     """Set probwb's progress display for this process: ``quiet=True`` silences every bar and progress line;
     ``verbose=True`` shows progress even where a call disabled it by default; ``mode`` forces one of
-    :data:`MODES` (``None`` or ``"auto"`` chooses from the environment). ``None`` leaves a setting as it
-    is. Returns None."""
+    :data:`MODES` (``None`` or ``"auto"`` chooses from the environment); ``delay`` is how many seconds work
+    runs before its progress shows (default 1) and ``interval`` the least time between two text lines or
+    log records (default 5). ``None`` leaves a setting as it is. Returns None."""
     from probwb.errors import SpecError
+
+    for key, number in (("delay", delay), ("interval", interval)):
+        if number is not None:
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not number >= 0:
+                raise SpecError(f"progress configure({key}=...) must be a number of seconds >= 0, "
+                                f"found {number!r}")
+            _settings[key] = float(number)
 
     for key, value in (("quiet", quiet), ("verbose", verbose)):
         if value is not None:
@@ -163,11 +173,11 @@ class Progress:
     ``total`` (None when unknown) and ``desc`` describe the work; ``update(n, postfix)`` advances it and
     shows ``postfix`` (e.g. ``"log-likelihood -1234.5"``). ``disable=True`` silences this bar; ``stream``
     (default stderr) is where a text bar or lines go. Nothing shows before ``delay`` seconds; after that a
-    text line or log record appears at most every ``min_interval`` seconds.
+    text line or log record appears at most every ``min_interval`` seconds (defaults: :func:`configure`).
     """
 
     def __init__(self, total: int | None = None, desc: str = "", disable: bool = False,
-                 stream: TextIO | None = None, min_interval: float = 5.0, delay: float = 1.0,
+                 stream: TextIO | None = None, min_interval: float | None = None, delay: float | None = None,
                  mode: str | None = None) -> None:
         from probwb.core.logcontext import context_tag
 
@@ -177,8 +187,8 @@ class Progress:
         self.tag = context_tag()
         self.n = 0
         self.postfix = ""
-        self.min_interval = float(min_interval)
-        self.delay = float(delay)
+        self.min_interval = float(_settings["interval"] if min_interval is None else min_interval)
+        self.delay = float(_settings["delay"] if delay is None else delay)
         self.stream = stream
         self.mode = progress_mode(stream, disable)
         if mode is not None and self.mode != "off":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probwb.core.logcontext import current_context, get_logger, log_context
 from probwb.core.progress import progress
 from probwb.core.validation import check_columns, check_dataframe, closest_match
 from probwb.errors import DataError, ModelError, SpecError
@@ -25,7 +25,7 @@ from probwb.evaluate.metrics import brier_score, log_loss, mae, mse, rmse, roc_a
 
 __all__ = ["CVResult", "METRICS", "cross_validate"]
 
-logger = logging.getLogger("probwb.evaluate")
+logger = get_logger("probwb.evaluate")
 
 MetricFn = Callable[[Any, Any], float]
 
@@ -198,6 +198,7 @@ def cross_validate(
     folds = list(splitter.split(data))
     if not folds:
         raise DataError("the splitter produced no folds")
+    model_name = current_context().get("model") or type(model).__name__
     for fold, (train_idx, test_idx) in enumerate(progress(folds, desc="cross-validation", disable=quiet)):
         train_idx, test_idx = np.asarray(train_idx, dtype=int), np.asarray(test_idx, dtype=int)
         for what, idx in (("training", train_idx), ("test", test_idx)):
@@ -208,43 +209,45 @@ def cross_validate(
                     f"fold {fold}: {what} positions must lie in [0, {n_rows - 1}] for data with {n_rows} rows, "
                     f"found [{idx.min()}, {idx.max()}]"
                 )
-        train, test = data.iloc[train_idx], data.iloc[test_idx]
-        fitted = copy.deepcopy(model)
-        values: dict[str, float] = {}
-        try:
-            fitted.fit(train, **fit_kwargs)
-            pred = _predict(fitted, test, target, predict) if needs_predictions else None  # type: ignore[arg-type]
-        except Exception as exc:
-            if error_score == "raise":
-                raise
-            _warn_failure(fold, "fit/predict", exc)
-            values = {name: float(error_score) for name in resolved}
-            pred = None
-        else:
-            if pred is not None:
-                frame = _as_frame(pred, test.index)
-                frame["fold"] = fold
-                predictions.append(frame)
-            for name, metric in resolved.items():
-                try:
-                    if metric == "score":
-                        score = getattr(fitted, "score", None)
-                        if not callable(score):
-                            raise ModelError(f"{type(fitted).__name__} has no score method; choose another metric")
-                        values[name] = float(score(test))
-                    else:
-                        values[name] = float(metric(test[target], pred))  # type: ignore[operator, index]
-                except Exception as exc:
-                    if error_score == "raise":
-                        raise
-                    _warn_failure(fold, f"metric {name!r}", exc)
-                    values[name] = float(error_score)
-        for name, value in values.items():
-            rows.append({"fold": fold, "metric": name, "value": value,
-                         "n_train": int(train_idx.size), "n_test": int(test_idx.size)})
-        if return_models:
-            models.append(fitted)
-        logger.debug("fold %d: %s", fold, values)
+        # every log line and progress bar of this fold's fit names the model and the fold
+        with log_context(model=model_name, fold=fold):
+            train, test = data.iloc[train_idx], data.iloc[test_idx]
+            fitted = copy.deepcopy(model)
+            values: dict[str, float] = {}
+            try:
+                fitted.fit(train, **fit_kwargs)
+                pred = _predict(fitted, test, target, predict) if needs_predictions else None  # type: ignore[arg-type]
+            except Exception as exc:
+                if error_score == "raise":
+                    raise
+                _warn_failure(fold, "fit/predict", exc)
+                values = {name: float(error_score) for name in resolved}
+                pred = None
+            else:
+                if pred is not None:
+                    frame = _as_frame(pred, test.index)
+                    frame["fold"] = fold
+                    predictions.append(frame)
+                for name, metric in resolved.items():
+                    try:
+                        if metric == "score":
+                            score = getattr(fitted, "score", None)
+                            if not callable(score):
+                                raise ModelError(f"{type(fitted).__name__} has no score method; choose another metric")
+                            values[name] = float(score(test))
+                        else:
+                            values[name] = float(metric(test[target], pred))  # type: ignore[operator, index]
+                    except Exception as exc:
+                        if error_score == "raise":
+                            raise
+                        _warn_failure(fold, f"metric {name!r}", exc)
+                        values[name] = float(error_score)
+            for name, value in values.items():
+                rows.append({"fold": fold, "metric": name, "value": value,
+                             "n_train": int(train_idx.size), "n_test": int(test_idx.size)})
+            if return_models:
+                models.append(fitted)
+            logger.info("fold scored: %s", ", ".join(f"{k} {v:.6g}" for k, v in values.items()))
 
     scores = pd.DataFrame(rows)
     summary = _summarize(scores, list(resolved))

@@ -29,6 +29,7 @@ from probwb.bn.structure import structural_hamming_distance
 from probwb.core.random import check_random_state
 from probwb.core.validation import check_known_keys, short_repr
 from probwb.errors import SpecError
+from probwb.report.tables import label_intervals
 
 __all__ = ["SPEC_KEYS", "run_spec", "validate_spec", "check_node_names"]
 
@@ -260,7 +261,11 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
             interval = fit_spec.get("interval") if common["method"] == "bayes" else None
             res = net.query(q["variables"], q.get("evidence"), q.get("do"), interval=interval,
                             n_samples=200 if quick else 1000, random_state=rng)
-            tables["query"] = res.reset_index() if isinstance(res, pd.DataFrame) else res.to_frame().reset_index()
+            if isinstance(res, pd.DataFrame) and interval is not None:
+                res.attrs["interval"] = float(interval)
+                tables["query"] = label_intervals(res.reset_index(), float(interval), "CrI")
+            else:
+                tables["query"] = res.reset_index() if isinstance(res, pd.DataFrame) else res.to_frame().reset_index()
             ev = ", ".join(f"{k}={v}" for k, v in (q.get("evidence") or {}).items()) or "no evidence"
             figures["query"] = plots.plot_posterior(res, title=f"P({q['variables']} | {ev})").figure
 

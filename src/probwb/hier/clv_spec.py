@@ -187,9 +187,9 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
             "p_alive_matrix": clv_plots.plot_probability_alive_matrix(purchase, float(frame["T"].max())).figure,
             "frequency_counts": clv_plots.plot_frequency_counts(purchase, frame, max_frequency=max_f).figure,
         }
+    # the report lists them under their own category; logging them as probwb.hier would relabel another
+    # library's warning (PyTensor's BLAS advice, say) as probwb's
     caught = [f"{w.category.__name__}: {w.message}" for w in record]
-    for w in record:
-        logger.warning("%s", w.message)
     top = customers.sort_values(sort_col, ascending=False).head(int(ev.get("top_n", 25)))
     # interval headers state their level: the spec's for per-customer outputs, the summary's quantile pair
     tables = {"customers": label_intervals(top, interval, "CrI"), "frequency_counts": counts}

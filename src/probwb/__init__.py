@@ -58,17 +58,6 @@ def _pytensor_blas() -> None:
 _pytensor_blas()
 
 
-def _pytensor_blas() -> None:
-    # Before PyTensor is imported (by PyMC, in the modules that sample): link its C code to the OpenBLAS of
-    # the scipy-openblas32 wheel, so it neither warns about a missing BLAS nor runs without one.
-    from probwb._blas import configure_pytensor_blas
-
-    configure_pytensor_blas()
-
-
-_pytensor_blas()
-
-
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"probwb.{name}")

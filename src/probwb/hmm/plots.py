@@ -22,6 +22,28 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
     return ax
 
 
+def _wrap(name: str, width: int = 12) -> str:
+    """Break a long state name at underscores into lines of about ``width`` characters."""
+    if len(name) <= width or "_" not in name:
+        return name
+    lines, line = [], ""
+    for part in name.split("_"):
+        piece = part if not line else "_" + part
+        if line and len(line) + len(piece) > width:
+            lines.append(line + "_")
+            line = part
+        else:
+            line += piece
+    return "\n".join([*lines, line])
+
+
+def _half_diagonal(ax: Any, text: Any, renderer: Any) -> float:
+    """Half the diagonal of ``text``'s box in data units of ``ax`` (equal aspect)."""
+    box = text.get_window_extent(renderer)
+    (x0, y0), (x1, y1) = ax.transData.inverted().transform([[box.x0, box.y0], [box.x1, box.y1]])
+    return 0.5 * float(np.hypot(x1 - x0, y1 - y0))
+
+
 def plot_state_diagram(model: Any, *, inputs: dict[str, Any] | None = None, threshold: float = 0.005,
                        ax: Any = None) -> Any:
     """Draw states on a circle with arrows labelled by transition probabilities; return the Axes.
@@ -41,11 +63,26 @@ def plot_state_diagram(model: Any, *, inputs: dict[str, Any] | None = None, thre
     ax = _axes(ax, (5.5, 5.0))
     angles = np.pi / 2 - 2 * np.pi * np.arange(S) / S
     pos = np.c_[np.cos(angles), np.sin(angles)] * (0.0 if S == 1 else 1.0)
-    radius = 0.28
     colors = [f"C{k % 10}" for k in range(S)]
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.6, 1.6)
+    ax.set_aspect("equal")
+    texts = [ax.text(*pos[k], f"{_wrap(str(names[k]))}\n(stay {A[k, k]:.2f})", ha="center", va="center",
+                     fontsize=9, zorder=3) for k in range(S)]
+    # each circle is as large as the largest label needs (half its diagonal in data units, plus a margin), at
+    # least the former fixed 0.28; where that would make neighbouring circles touch, the labels' font shrinks
+    ax.apply_aspect()
+    renderer = ax.figure.canvas.get_renderer()
+    cap = 0.42 * 2 * np.sin(np.pi / S) if S > 1 else 1.2
+    for _ in range(8):
+        half = max(_half_diagonal(ax, t, renderer) for t in texts)
+        if 1.08 * half <= cap:
+            break
+        for t in texts:
+            t.set_fontsize(t.get_fontsize() * 0.97 * cap / (1.08 * half))
+    radius = max(0.28, 1.08 * half)
     for k in range(S):
         ax.add_patch(Circle(pos[k], radius, facecolor=colors[k], alpha=0.25, edgecolor=colors[k], lw=2))
-        ax.text(*pos[k], f"{names[k]}\n(stay {A[k, k]:.2f})", ha="center", va="center", fontsize=9)
     for i in range(S):
         for j in range(S):
             if i == j or A[i, j] < threshold:
@@ -59,9 +96,6 @@ def plot_state_diagram(model: Any, *, inputs: dict[str, Any] | None = None, thre
             normal = np.array([u[1], -u[0]])
             mid = (start + end) / 2 + normal * 0.16
             ax.text(*mid, f"{A[i, j]:.3f}", ha="center", va="center", fontsize=8, color=colors[i])
-    ax.set_xlim(-1.6, 1.6)
-    ax.set_ylim(-1.6, 1.6)
-    ax.set_aspect("equal")
     ax.axis("off")
     title = "Transition probabilities"
     if inputs:

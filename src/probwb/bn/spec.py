@@ -171,6 +171,30 @@ def _prepare(frame: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _state_orders(frame: pd.DataFrame, data: pd.DataFrame, declared: Any, latent: list[str]
+                  ) -> dict[str, list[str]] | None:
+    """States of every observed node in reading order: the spec's ``model.states`` where given, else the data's
+    categorical order (``<50, 50-69, 70+``), else numeric-aware order of the values (``0, 1, 2+``), so CPTs,
+    queries and figures list ``70+`` after ``50-69`` rather than in text order."""
+    from probwb.bn.network import _state_text
+    from probwb.report.tables import natural_order
+
+    out: dict[str, list[str]] = {}
+    for n in data.columns:
+        present = set(data[n].dropna().unique())
+        if not present:
+            continue
+        col = frame[n]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = [_state_text(c) for c in col.cat.categories]
+            out[n] = [c for c in cats if c in present] if col.dtype.ordered else natural_order(
+                [c for c in cats if c in present])
+        else:
+            out[n] = natural_order(sorted(present, key=str))
+    out.update({str(k): [str(v) for v in vs] for k, vs in (declared or {}).items()})
+    return {k: v for k, v in out.items() if k not in latent or k in (declared or {})} or None
+
+
 def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = None) -> dict[str, Any]:
     """Learn the spec's network and return the report dict.
 
@@ -214,7 +238,7 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
     text: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
     common = dict(
-        states=model_spec.get("states"), latent=latent or None,
+        states=_state_orders(frame, data, model_spec.get("states"), latent), latent=latent or None,
         method=fit_spec.get("method", "mle"), prior=fit_spec.get("prior", "BDeu"),
         equivalent_sample_size=float(fit_spec.get("equivalent_sample_size", 10.0)),
         max_iter=int(fit_spec.get("max_iter", 100)), tol=float(fit_spec.get("tol", 1e-6)),

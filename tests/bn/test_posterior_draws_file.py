@@ -167,7 +167,8 @@ def test_spec_fit_section_sets_n_posterior_draws(tmp_path):
     net = res["model"]
     assert net.n_posterior_draws == 37 and net.get_config()["n_posterior_draws"] == 37
     assert {d.shape[0] for d in net.posterior_draws_.values()} == {37}
-    assert list(res["tables"]["query"].columns[-2:]) == ["lower", "upper"]
+    # the report's headers state the interval's level (#20)
+    assert list(res["tables"]["query"].columns[-2:]) == ["90% CrI lower", "90% CrI upper"]
     plt.close("all")
     for bad, msg in [(True, "fit.n_posterior_draws must be"), (2.5, "fit.n_posterior_draws must be")]:
         with pytest.raises(SpecError, match=msg):

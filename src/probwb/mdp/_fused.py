@@ -46,34 +46,45 @@ def _span(bmax, bmin):  # pragma: no cover - compiled
     return hi_, lo_
 
 
-def _csr_sweep(indptr, indices, data, Rg, gamma, V, Vn, bmax, bmin, block):  # pragma: no cover - compiled
+def _csr_sweep(indptr, indices, data, Rg, gamma, V, Vn, bmax, bmin, work, block):  # pragma: no cover - compiled
     A, S = Rg.shape
     nblk = bmax.shape[0]
-    for b in prange(nblk):
-        lo = b * block
-        hi = min(S, lo + block)
-        dmax = -np.inf
-        dmin = np.inf
-        for s in range(lo, hi):
-            best = -np.inf
+    nchunk = work.shape[0]
+    # one contiguous run of state blocks per worker, each with its own accumulator row. Within a block the
+    # rows are read action by action (rows a*S+lo .. a*S+hi-1 are contiguous in CSR), so the matrix streams
+    # in order like scipy's mat-vec: reading the A rows of one state together (A interleaved streams) ran
+    # 4-5x slower than scipy on the AMD EPYC benchmark VM at S = 100,000
+    for c in prange(nchunk):
+        best = work[c]
+        for b in range(c * nblk // nchunk, (c + 1) * nblk // nchunk):
+            lo = b * block
+            hi = min(S, lo + block)
             for a in range(A):
-                row = a * S + s
-                acc = Rg[a, s]
-                # unsigned indices: numba emits no negative-index wrap-around select per access (2x faster)
-                k = np.uint64(indptr[row])
-                k1 = np.uint64(indptr[row + 1])
-                while k < k1:
-                    acc += data[k] * V[np.uint64(indices[k])]
-                    k += np.uint64(1)
-                # branch-free max (a select): which action wins is data-dependent and mispredicts
-                best = max(best, acc)
-            v = gamma * best
-            d = v - V[s]
-            Vn[s] = v
-            dmax = max(dmax, d)
-            dmin = min(dmin, d)
-        bmax[b] = dmax
-        bmin[b] = dmin
+                base = a * S
+                for s in range(lo, hi):
+                    row = base + s
+                    acc = Rg[a, s]
+                    # unsigned indices: numba emits no negative-index wrap-around select per access (2x faster)
+                    k = np.uint64(indptr[row])
+                    k1 = np.uint64(indptr[row + 1])
+                    while k < k1:
+                        acc += data[k] * V[np.uint64(indices[k])]
+                        k += np.uint64(1)
+                    # branch-free max (a select): which action wins is data-dependent and mispredicts
+                    if a == 0:
+                        best[s - lo] = acc
+                    else:
+                        best[s - lo] = max(best[s - lo], acc)
+            dmax = -np.inf
+            dmin = np.inf
+            for s in range(lo, hi):
+                v = gamma * best[s - lo]
+                d = v - V[s]
+                Vn[s] = v
+                dmax = max(dmax, d)
+                dmin = min(dmin, d)
+            bmax[b] = dmax
+            bmin[b] = dmin
     return _span(bmax, bmin)
 
 

@@ -40,7 +40,10 @@ __all__ = [
     "choose_layout",
     "has_numba",
     "default_parallel",
-    "auto_kernel",
+    "auto_candidates",
+    "kernel_signature",
+    "kernel_choices",
+    "clear_kernel_choices",
     "warm_up",
     "gauss_seidel_sweeps",
     "Termination",
@@ -246,6 +249,7 @@ KERNELS = ("auto", "scipy", "csr", "tiled")
 PARALLEL_MIN_STATES = 250_000
 TILE_MIN_STATES = 1 << 17
 NUMBA_MIN_NNZ = 100_000
+CSR_BLOCK = 2048
 _NUMBA_WARM = False  # set once a numba sweep has run in this process
 
 _FUSED: Any = None
@@ -388,21 +392,56 @@ def choose_layout(P: sp.csr_matrix, n_actions: int) -> TiledLayout | None:
     return build_tiled_layout(P, A, counts=counts)
 
 
-def auto_kernel(P: sp.csr_matrix, layout: TiledLayout | None = None) -> str:
-    """Return the sweep kernel ``kernel="auto"`` uses for ``P`` once the layout is decided.
+def auto_candidates(P: sp.csr_matrix, layout: TiledLayout | None = None) -> tuple[str, ...]:
+    """Return the sweep kernels ``kernel="auto"`` times against each other for ``P``, the layout decided.
 
-    ``"tiled"`` when ``layout`` (from :func:`choose_layout`) is given; else ``"scipy"`` without numba, or below
-    :data:`NUMBA_MIN_NNZ` non-zeros while the numba kernels are not yet loaded in this process (a whole solve
-    takes milliseconds there, less than loading numba and the compiled kernels: 0.3 s from numba's on-disk
-    cache, 2.7 s to compile them cold on the 2-core VM); else the fused ``"csr"`` sweep (one pass instead of
-    scipy's mat-vec plus four numpy passes: 4.7 vs 8.6 us per sweep on the forest example at S = 1,000,
-    1.9 vs 2.2 ms on a random MDP at S = 100,000; within noise of scipy at a few thousand states).
+    ``("scipy",)`` without numba, or below :data:`NUMBA_MIN_NNZ` non-zeros while the numba kernels are not yet
+    loaded in this process (a whole solve takes milliseconds there, less than loading numba and the compiled
+    kernels: 0.3 s from numba's on-disk cache, seconds to compile them cold); else ``("scipy", "csr")``, plus
+    ``"tiled"`` when ``layout`` (from :func:`choose_layout`) is given.
     """
-    if layout is not None:
-        return "tiled"
-    if P.nnz < NUMBA_MIN_NNZ and not _NUMBA_WARM:
-        return "scipy"
-    return "scipy" if _fused() is None else "csr"
+    if _fused() is None or (P.nnz < NUMBA_MIN_NNZ and not _NUMBA_WARM):
+        return ("scipy",)
+    return ("scipy", "csr", "tiled") if layout is not None else ("scipy", "csr")
+
+
+def kernel_signature(P: sp.csr_matrix, n_actions: int, candidates: tuple[str, ...]) -> tuple[Any, ...]:
+    """Return the size class under which a measured kernel choice for ``P`` is remembered in this process.
+
+    Models with the same number of states to within a factor of 2, the same actions, non-zeros per row to
+    within a factor of 2, a similar share of successors near their state (what decides whether gathers from
+    ``V`` hit the cache) and the same candidates share one choice.
+    """
+    A = int(n_actions)
+    n_rows, S = P.shape
+    per_row = P.nnz / max(1, n_rows)
+    rows = np.unique(np.linspace(0, n_rows - 1, min(n_rows, 512)).astype(np.int64))
+    starts, ends = P.indptr[rows], P.indptr[rows + 1]
+    take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]) if rows.size else \
+        np.empty(0, np.int64)
+    own = np.repeat(rows % S, ends - starts)
+    near = float(np.mean(np.abs(P.indices[take].astype(np.int64) - own) <= 2048)) if take.size else 1.0
+    return (int(S).bit_length(), A, int(max(1.0, per_row)).bit_length(), int(near * 4), candidates)
+
+
+# kernel="auto": one measured choice per size class and process (kernel_signature -> record)
+_KERNEL_CHOICES: dict[tuple[Any, ...], dict[str, Any]] = {}
+TRIAL_ROUNDS = 2
+
+
+def kernel_choices() -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Return the kernel choices ``kernel="auto"`` has measured in this process.
+
+    Keys are :func:`kernel_signature` size classes; each value holds ``kernel`` (the choice), ``timings``
+    (best seconds per sweep of every variant tried, ``"-parallel"`` marking the multi-threaded one), ``S``
+    and ``nnz`` of the model it was measured on. A copy: changing it changes nothing.
+    """
+    return {k: {**v, "timings": dict(v["timings"])} for k, v in _KERNEL_CHOICES.items()}
+
+
+def clear_kernel_choices() -> None:
+    """Forget every measured kernel choice, so the next ``kernel="auto"`` solve measures again."""
+    _KERNEL_CHOICES.clear()
 
 
 def value_iteration(
@@ -410,7 +449,7 @@ def value_iteration(
     max_iter: int = 100_000, V0: np.ndarray | None = None,
     callback: Callable[[int, float], None] | None = None,
     stopping: str = "sup", kernel: str = "auto", parallel: bool | None = None,
-    layout: TiledLayout | None = None,
+    layout: TiledLayout | None = None, report: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
     """Jacobi value iteration with an epsilon-optimal stopping rule.
 
@@ -430,9 +469,18 @@ def value_iteration(
     ``kernel``: ``"scipy"`` (scipy's ``csr_matvec`` into a preallocated ``(A, S)`` buffer, then numpy passes
     for the max and the change), ``"csr"`` (one fused numba pass per sweep: row dots, max over actions,
     change, no temporaries), ``"tiled"`` (the fused pass over a cache-blocked :class:`TiledLayout`, given as
-    ``layout`` or built here) or ``"auto"`` (:func:`auto_kernel`). All give the same values to rounding
-    (bit-identical when every row of ``P`` has sorted column indices). ``parallel`` runs the numba sweeps over blocks of states on all
-    cores (None: from :data:`PARALLEL_MIN_STATES` states up); values do not depend on it.
+    ``layout`` or built here) or ``"auto"``. All give the same values to rounding (bit-identical when every
+    row of ``P`` has sorted column indices). ``"auto"`` runs the first ``TRIAL_ROUNDS`` rounds of sweeps
+    with each of :func:`auto_candidates` in turn (serial and, where ``parallel`` allows, parallel; the order
+    reversed every round), keeps the kernel with the fastest sweep, and remembers it for the size class
+    (:func:`kernel_signature`) for the rest of the process: later ``"auto"`` solves of that class skip the
+    trial (:func:`kernel_choices` lists the choices, :func:`clear_kernel_choices` forgets them). The trial
+    sweeps are real sweeps, so the values do not depend on the choice. A fixed kernel is measured on the
+    machine it runs on, never taken from another CPU. ``parallel`` runs the numba sweeps over blocks of
+    states on all cores (None: from :data:`PARALLEL_MIN_STATES` states up, where each sweep runs whichever
+    of the serial and parallel variant was faster at its last run); values do not depend on it. ``report``,
+    a dict, receives ``kernel`` (the one used after any trial), ``how`` (``"forced"``, ``"only
+    candidate"``, ``"cached"`` or ``"measured"``) and ``timings`` (best seconds per sweep by variant).
     """
     if stopping not in STOPPING:
         raise ModelError(f"stopping must be one of {list(STOPPING)}; found {stopping!r}")
@@ -449,40 +497,52 @@ def value_iteration(
     V = np.zeros(S) if V0 is None else np.array(V0, dtype=float)
     Vn = np.empty(S)
     Rg = np.ascontiguousarray(R / gamma)
+    if layout is not None and (layout.n_states, layout.n_actions) != (S, A):
+        raise ModelError(f"layout was built for S={layout.n_states}, A={layout.n_actions}; found S={S}, A={A}")
+    trial: list[tuple[str, Callable[..., tuple[float, float]]]] = []
+    timings: dict[str, float] = {}
+    how = "forced"
+    sig = None
     if kernel == "auto":
         if layout is None and P.nnz >= NUMBA_MIN_NNZ:
             layout = choose_layout(P, A)
-        kernel = auto_kernel(P, layout)
-    if kernel == "scipy":
-        step = _scipy_sweep(P, Rg, gamma)
-    else:
-        mod = _need_numba(f"kernel={kernel!r}")
-        if kernel == "tiled":
-            if layout is None:
-                layout = build_tiled_layout(P, A)
-            elif (layout.n_states, layout.n_actions) != (S, A):
-                raise ModelError(f"layout was built for S={layout.n_states}, A={layout.n_actions}; "
-                                 f"found S={S}, A={A}")
-
-            def make(par: bool) -> Callable[..., tuple[float, float]]:
-                return _tiled_step(mod, layout, Rg, gamma, par)
+        cands = auto_candidates(P, layout)
+        if len(cands) == 1:
+            kernel, how = cands[0], "only candidate"
         else:
-
-            def make(par: bool) -> Callable[..., tuple[float, float]]:
-                return _csr_step(mod, P, Rg, gamma, par)
-
-        if parallel is None:
-            step = _adaptive_step(make(False), make(True)) if default_parallel(S) else make(False)
-        else:
-            step = make(bool(parallel))
-        global _NUMBA_WARM
-        _NUMBA_WARM = True
+            sig = kernel_signature(P, A, cands)
+            known = _KERNEL_CHOICES.get(sig)
+            if known is not None:
+                kernel, how, timings = known["kernel"], "cached", dict(known["timings"])
+            else:
+                # every trial sweep is a real sweep (the kernels give the same values), so measuring costs only
+                # the difference between the slower kernels and the fastest on these few sweeps
+                how = "measured"
+                pars = (False, True) if parallel is None and default_parallel(S) else (bool(parallel),)
+                variants = [("scipy", _scipy_sweep(P, Rg, gamma))]
+                for kern in cands[1:]:
+                    for par in pars:
+                        variants.append((kern + ("-parallel" if par else ""),
+                                         _numba_step(kern, P, Rg, gamma, par, layout)))
+                for r in range(TRIAL_ROUNDS):
+                    trial.extend(variants if r % 2 == 0 else variants[::-1])
+                kernel = ""
+    step = None if kernel == "" else _kernel_step(kernel, P, Rg, gamma, parallel, layout)
     change = np.inf
     converged = False
     k = 0
     dmax = dmin = 0.0
     for k in range(1, max_iter + 1):
-        dmax, dmin = step(V, Vn)
+        if k <= len(trial):
+            label, fn = trial[k - 1]
+            t = time.perf_counter()
+            dmax, dmin = fn(V, Vn)
+            timings[label] = min(timings.get(label, np.inf), time.perf_counter() - t)
+        else:
+            if step is None:
+                kernel = _record_choice(sig, timings, S, P.nnz)
+                step = _kernel_step(kernel, P, Rg, gamma, parallel, layout)
+            dmax, dmin = step(V, Vn)
         change = max(dmax, -dmin) if stopping == "sup" else dmax - dmin
         V, Vn = Vn, V
         if callback is not None:
@@ -490,10 +550,52 @@ def value_iteration(
         if change < thresh:
             converged = True
             break
+    if kernel == "":  # stopped during the trial: keep the choice if every variant was timed
+        labels = {label for label, _ in trial}
+        kernel = _record_choice(sig, timings, S, P.nnz, complete=len(timings) == len(labels)) if timings \
+            else "scipy"
+    if report is not None:
+        report.update(kernel=kernel, how=how, timings=timings)
     pol = q_values(P, R, V, gamma).argmax(axis=0)
     if stopping == "span" and k > 0:
         V = V + gamma / (1.0 - gamma) * 0.5 * (dmax + dmin)
     return V, pol, k, float(change), converged
+
+
+def _record_choice(sig: tuple[Any, ...] | None, timings: dict[str, float], S: int, nnz: int,
+                   complete: bool = True) -> str:
+    """The kernel whose variant had the fastest sweep; remembered under ``sig`` when every variant ran."""
+    best = min(timings, key=timings.__getitem__).removesuffix("-parallel")
+    if sig is not None and complete:
+        _KERNEL_CHOICES[sig] = {"kernel": best, "timings": dict(timings), "S": int(S), "nnz": int(nnz)}
+    return best
+
+
+def _numba_step(kernel: str, P: sp.csr_matrix, Rg: np.ndarray, gamma: float, parallel: bool,
+                layout: TiledLayout | None) -> Callable[..., tuple[float, float]]:
+    global _NUMBA_WARM
+    mod = _need_numba(f"kernel={kernel!r}")
+    _NUMBA_WARM = True
+    if kernel == "tiled":
+        return _tiled_step(mod, layout, Rg, gamma, parallel)
+    return _csr_step(mod, P, Rg, gamma, parallel)
+
+
+def _kernel_step(kernel: str, P: sp.csr_matrix, Rg: np.ndarray, gamma: float, parallel: bool | None,
+                 layout: TiledLayout | None) -> Callable[..., tuple[float, float]]:
+    """One sweep of ``kernel``; numba kernels with ``parallel=None`` adapt their threads from
+    :data:`PARALLEL_MIN_STATES` states up (see :func:`_adaptive_step`)."""
+    if kernel == "scipy":
+        return _scipy_sweep(P, Rg, gamma)
+    _need_numba(f"kernel={kernel!r}")
+    if kernel == "tiled" and layout is None:
+        layout = build_tiled_layout(P, Rg.shape[0])
+    if parallel is None:
+        if default_parallel(Rg.shape[1]):
+            return _adaptive_step(_numba_step(kernel, P, Rg, gamma, False, layout),
+                                  _numba_step(kernel, P, Rg, gamma, True, layout))
+        return _numba_step(kernel, P, Rg, gamma, False, layout)
+    return _numba_step(kernel, P, Rg, gamma, bool(parallel), layout)
 
 
 def _scipy_sweep(P: sp.csr_matrix, Rg: np.ndarray, gamma: float) -> Callable[..., tuple[float, float]]:
@@ -521,16 +623,18 @@ def _scipy_sweep(P: sp.csr_matrix, Rg: np.ndarray, gamma: float) -> Callable[...
 def _csr_step(mod: Any, P: sp.csr_matrix, Rg: np.ndarray, gamma: float,
               parallel: bool) -> Callable[..., tuple[float, float]]:
     A, S = Rg.shape
-    # parallel blocks of about 1/64 of the states balance two cores; serial uses one block
-    block = max(1024, -(-S // 64)) if parallel else S
+    # blocks of 2,048 states: the per-block max-over-actions buffer (16 KiB) stays in L1
+    block = min(S, CSR_BLOCK)
     nblk = -(-S // block)
     bmax, bmin = np.empty(nblk), np.empty(nblk)
     fn = mod.csr_sweep_parallel if parallel else mod.csr_sweep_serial
+    nchunk = min(nblk, mod.numba.get_num_threads()) if parallel else 1
+    work = np.empty((nchunk, block))
     indptr, indices, data = P.indptr, P.indices, P.data
     g = float(gamma)
 
     def step(V: np.ndarray, Vn: np.ndarray) -> tuple[float, float]:
-        return fn(indptr, indices, data, Rg, g, V, Vn, bmax, bmin, block)
+        return fn(indptr, indices, data, Rg, g, V, Vn, bmax, bmin, work, block)
 
     return step
 

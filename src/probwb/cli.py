@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from probwb import __version__
+from probwb.core import progress
 from probwb.errors import ProbwbError
 
 Command = Callable[[argparse.Namespace], int]
@@ -89,15 +90,20 @@ command("datasets", "list bundled datasets, simulators and example networks")(_c
 command("demo", "simulate a coupon campaign and summarise it against its known truth")(_cmd_demo)
 
 
+_QUIET_HELP = "no progress bars or progress lines; show warnings and errors only (also PROBWB_QUIET=1)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every registered sub-command."""
     _load_plugins()
     parser = argparse.ArgumentParser(prog="probwb", description="probwb: a probabilistic modelling workbench")
     parser.add_argument("--version", action="version", version=f"probwb {__version__}")
-    parser.add_argument("--quiet", action="store_true", help="show warnings and errors only")
+    parser.add_argument("--quiet", action="store_true", help=_QUIET_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (func, configure, help_text) in sorted(_COMMANDS.items()):
         p = sub.add_parser(name, help=help_text, description=help_text)
+        # accepted after the sub-command too; SUPPRESS keeps a --quiet given before it
+        p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help=_QUIET_HELP)
         configure(p)
         p.set_defaults(func=func)
     return parser
@@ -116,17 +122,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``probwb`` command line; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.quiet = bool(args.quiet) or progress.is_quiet()
     # Third-party libraries stay at WARNING; probwb's own progress messages show unless --quiet.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("probwb").setLevel(logging.WARNING if args.quiet else logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except ProbwbError as exc:
-        print(f"probwb: error: {exc}", file=sys.stderr)
-        return 2
+    # the command shows the progress of long work (EM, sampling, search) unless --quiet
+    with progress.quiet() if args.quiet else progress.verbose():
+        try:
+            return int(args.func(args) or 0)
+        except ProbwbError as exc:
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            print(f"probwb: error: {problems[0]}", file=sys.stderr)
+            for more in problems[1:]:
+                print(f"probwb: error: {more}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -113,6 +113,7 @@ def test_validate_models_and_run_commands(fake_spec, fake_family, tmp_path, caps
     (tmp_path / "broken.yaml").write_text("name: broken\nmodel: {kind: hmn}\n")
     assert main(["models", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    assert lines.pop(0) == f"2 spec(s) in {tmp_path.resolve()}:"  # says which folder it read
     assert len(lines) == 2
     assert lines[0].startswith("broken") and "did you mean 'hmm'" in lines[0]
     assert lines[1].startswith("fake_redemption") and "invalid" not in lines[1]

@@ -110,15 +110,30 @@ cmd_run.configure = _run_configure  # type: ignore[attr-defined]
 
 def _validate_configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="+", help="model spec(s) (YAML)")
+    parser.add_argument("--no-data", action="store_true",
+                        help="do not load the data (skips the check that formula columns exist)")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check specs without running them; exit 2 at the first invalid one."""
-    from probwb.report.schema import validate_spec
+    """Check specs without running them, each completely: print every problem of every spec (unknown keys,
+    wrong types, missing files, formula columns missing from the data, ...); return 2 if any spec has one."""
+    from probwb.report.schema import spec_problems, validate_spec
 
+    failed = 0
     for path in args.spec:
+        problems = spec_problems(path, check_columns=not args.no_data)
+        if problems:
+            failed += 1
+            word = "problem" if len(problems) == 1 else "problems"
+            print(f"{path}: {len(problems)} {word}", file=sys.stderr)
+            for p in problems:
+                print(f"  - {p}", file=sys.stderr)
+            continue
         v = validate_spec(path)
         print(f"{path}: ok ({v.kind} via {v.module.__name__}: {v.title})")
+    if failed:
+        print(f"probwb: error: {failed} of {len(args.spec)} spec(s) invalid", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -133,10 +148,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     """List the specs of a folder, one line each: name, kind, title, and whether it validates."""
     from probwb.report.writer import list_specs
 
+    folder = Path(args.folder).resolve()
     rows = list_specs(args.folder)
     if not rows:
-        print(f"no specs (*.yaml) in {args.folder}")
+        print(f"no specs (*.yaml) in {folder}")
         return 0
+    print(f"{len(rows)} spec(s) in {folder}:")
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         status = "" if r["status"] == "ok" else f"  [invalid: {r['status']}]"

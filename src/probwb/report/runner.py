@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import logging
 import math
 import os
 import platform
@@ -27,16 +26,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probwb.core.logcontext import get_logger, log_context
 from probwb.core.validation import plain_number, short_repr
 from probwb.errors import DataError, ModelError, ProbwbWarning
 from probwb.report.data import LoadedData, data_hash, load_data, summarise_table
 from probwb.report.registry import BAYESIAN_KINDS
-from probwb.report.schema import SECTIONS, ValidatedSpec, validate_spec
+from probwb.report.schema import SECTIONS, ValidatedSpec, formula_column_problems, spec_error, validate_spec
 from probwb.report.tables import add_units, result_frame, units_for
 
 __all__ = ["Report", "run_report", "check_seed", "report_to_json", "DEFAULT_SEED", "package_versions", "jsonable"]
 
-logger = logging.getLogger("probwb.report")
+logger = get_logger("probwb.report")
 
 #: seed used when neither --seed nor the spec's fit.random_state / fit.seed gives one
 DEFAULT_SEED = 2026
@@ -256,6 +256,13 @@ def run_report(spec: dict[str, Any] | str | os.PathLike, *, seed: int | None = N
     t0 = time.perf_counter()
     step("validating spec")
     validated: ValidatedSpec = spec if isinstance(spec, ValidatedSpec) else validate_spec(spec)
+    # every log line and progress bar of the run (EM restarts, cross-validation folds) names the model
+    with log_context(model=validated.name):
+        return _run_validated(validated, seed=seed, quick=quick, step=step, started=started, t0=t0)
+
+
+def _run_validated(validated: ValidatedSpec, *, seed: int | None, quick: bool, step: Callable[[str], None],
+                   started: _dt.datetime, t0: float) -> Report:
     spec_dict = validated.spec
     base_dir = validated.path.parent if validated.path is not None else None
     seed = _default_seed(spec_dict) if seed is None else check_seed(seed, "seed")
@@ -268,6 +275,10 @@ def run_report(spec: dict[str, Any] | str | os.PathLike, *, seed: int | None = N
     if "data" in spec_dict:
         step(f"loading data ({spec_dict['data']['source']})")
         rep.data, loaded = _data_section(spec_dict, base_dir)
+        # a formula naming a column the data lack fails here, before the fit, with every such column
+        missing = formula_column_problems(spec_dict, loaded=loaded)
+        if missing:
+            raise spec_error(missing)
     step(f"fitting the {validated.kind!r} model{' (quick run)' if quick else ''}")
     t_fit = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from probwb.core.validation import closest_match, short_repr
-from probwb.errors import SpecError
+from probwb.errors import DataError, SpecError
 from probwb.report.data import _type_name, check_data_section, value_matches
 from probwb.report.registry import KINDS, family_module
 
@@ -34,6 +34,10 @@ __all__ = [
     "ValidatedSpec",
     "load_spec",
     "validate_spec",
+    "spec_problems",
+    "spec_error",
+    "formula_columns",
+    "formula_column_problems",
     "check_keys",
     "check_name",
     "safe_stem",
@@ -82,10 +86,21 @@ def _entry_description(entry: Any) -> str:
     return ""
 
 
-def check_keys(section: Any, keys: KeySpec, where: str, *, ignore: tuple[str, ...] = ()) -> None:
-    """Raise SpecError for the first unknown key or wrongly typed value of ``section`` at ``where``."""
+def check_keys(section: Any, keys: KeySpec, where: str, *, ignore: tuple[str, ...] = (),
+               problems: list[str] | None = None) -> None:
+    """Check ``section`` at ``where`` for unknown keys and wrongly typed values; returns None.
+
+    Raises SpecError at the first problem, or, when a ``problems`` list is given, appends every problem
+    to it and goes on."""
+
+    def fail(message: str) -> None:
+        if problems is None:
+            raise SpecError(message)
+        problems.append(message)
+
     if not isinstance(section, dict):
-        raise SpecError(f"{where} must be a mapping, found {type(section).__name__} {short_repr(section)}")
+        fail(f"{where} must be a mapping, found {type(section).__name__} {short_repr(section)}")
+        return
     valid = [k for k in keys if k not in ignore] + list(ignore)
     for key, value in section.items():
         path = f"{where}.{key}" if where else str(key)
@@ -94,11 +109,12 @@ def check_keys(section: Any, keys: KeySpec, where: str, *, ignore: tuple[str, ..
         if key not in keys:
             hit = closest_match(str(key), valid)
             hint = f" (did you mean {where + '.' if where else ''}{hit}?)" if hit else ""
-            raise SpecError(f"{path}: unknown key{hint}; valid keys here: {', '.join(map(str, valid))}")
+            fail(f"{path}: unknown key{hint}; valid keys here: {', '.join(map(str, valid))}")
+            continue
         allowed = _entry_types(keys[key])
         if allowed is not None and not value_matches(value, allowed):
-            raise SpecError(f"{path} must be {_type_name(allowed)}{_entry_description(keys[key])}, "
-                            f"found {type(value).__name__} {short_repr(value)}")
+            fail(f"{path} must be {_type_name(allowed)}{_entry_description(keys[key])}, "
+                 f"found {type(value).__name__} {short_repr(value)}")
 
 
 def family_keys(module: ModuleType) -> dict[str, KeySpec | None]:
@@ -256,68 +272,188 @@ def safe_stem(name: Any, fallback: str = "model") -> str:
 
 
 def validate_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.PathLike | None = None,
-                  check_data: bool = True) -> ValidatedSpec:
+                  check_data: bool = True, check_columns: bool = False) -> ValidatedSpec:
     """Check a spec (a dict, or a path to a YAML file) completely without running it; return it validated.
 
-    Raises SpecError naming the key path for any unknown key (with the nearest valid one), wrong type,
-    missing required key, unknown model kind, unavailable family, or bad data section.
+    Raises one SpecError listing every problem found (one per line, the first first; also as the error's
+    ``problems`` list): unknown keys (with the nearest valid one), wrong types, missing required keys, an
+    unknown model kind or unavailable family, a bad data section, the family's own checks, and with
+    ``check_columns=True`` (which loads the data) formula columns missing from the data.
     """
+    validated, problems = _check_spec(spec, base_dir=base_dir, check_data=check_data,
+                                      check_columns=check_columns)
+    if problems or validated is None:
+        raise spec_error(problems or ["the spec could not be validated"])
+    return validated
+
+
+def spec_problems(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.PathLike | None = None,
+                  check_data: bool = True, check_columns: bool = True) -> list[str]:
+    """Return every problem of a spec as a list of messages (empty when it is valid), without raising.
+
+    With ``check_columns`` (the default here) the data are loaded to check that every column a formula
+    names exists."""
+    return _check_spec(spec, base_dir=base_dir, check_data=check_data, check_columns=check_columns)[1]
+
+
+def spec_error(problems: list[str]) -> SpecError:
+    """Return a SpecError whose message holds every problem, one per line, and whose ``problems`` is the list."""
+    err = SpecError("\n".join(problems))
+    err.problems = list(problems)  # type: ignore[attr-defined]
+    return err
+
+
+def _check_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.PathLike | None,
+                check_data: bool, check_columns: bool) -> tuple[ValidatedSpec | None, list[str]]:
+    problems: list[str] = []
     path: Path | None = None
-    if isinstance(spec, (str, os.PathLike)):
-        path = Path(spec)
-        spec = load_spec(path)
-        base_dir = base_dir if base_dir is not None else path.parent
-    if not isinstance(spec, dict):
-        raise SpecError(f"a spec must be a mapping, found {type(spec).__name__}")
-    spec_size(spec)
+    try:
+        if isinstance(spec, (str, os.PathLike)):
+            path = Path(spec)
+            spec = load_spec(path)
+            base_dir = base_dir if base_dir is not None else path.parent
+        if not isinstance(spec, dict):
+            raise SpecError(f"a spec must be a mapping, found {type(spec).__name__}")
+        spec_size(spec)
+    except SpecError as exc:
+        return None, [str(exc)]  # an unreadable file or a bomb: nothing further can be checked
     spec = copy.deepcopy(spec)
-    check_keys(spec, TOP_KEYS, "")
-    if "model" not in spec:
-        raise SpecError("model is missing: a spec needs model: {kind: ..., ...}; "
-                        f"kinds: {', '.join(sorted(KINDS))}")
+
+    def attempt(check: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return check(*args, **kwargs)
+        except SpecError as exc:
+            problems.extend(getattr(exc, "problems", None) or [str(exc)])
+            return None
+
+    check_keys(spec, TOP_KEYS, "", problems=problems)
     if "name" not in spec:
         if path is None:
-            raise SpecError("name is missing: give the spec a name (by convention its file stem)")
-        spec["name"] = path.stem
-    check_name(spec["name"])
-    model = spec["model"]
-    if "kind" not in model:
-        raise SpecError(f"model.kind is missing: expected one of {', '.join(sorted(KINDS))}")
-    kind = model["kind"]
-    module = family_module(kind)
-    keys = family_keys(module)
-    check_keys(model, keys["model"] or {}, "model", ignore=("kind",))
-    for section in ("fit", "evaluate"):
-        if section in spec and keys[section] is not None:
-            check_keys(spec[section], keys[section], section)
-    if "tests" in spec:
-        for i, item in enumerate(spec["tests"]):
-            if not isinstance(item, dict):
-                raise SpecError(f"tests[{i}] must be a mapping (one test), found {type(item).__name__} {short_repr(item)}")
-            if keys["tests"] is not None:
-                check_keys(item, keys["tests"], f"tests[{i}]")
-    for key in ("random_state", "seed"):
-        value = (spec.get("fit") or {}).get(key) if isinstance(spec.get("fit"), dict) else None
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise SpecError(f"fit.{key} must be a non-negative integer, found {type(value).__name__} "
-                            f"{short_repr(value)}")
+            problems.append("name is missing: give the spec a name (by convention its file stem)")
+        else:
+            spec["name"] = path.stem
+    if "name" in spec and isinstance(spec["name"], str):
+        attempt(check_name, spec["name"])
+    model = spec.get("model")
+    module: ModuleType | None = None
+    kind: Any = None
+    if "model" not in spec:
+        problems.append("model is missing: a spec needs model: {kind: ..., ...}; "
+                        f"kinds: {', '.join(sorted(KINDS))}")
+    elif isinstance(model, dict):
+        if "kind" not in model:
+            problems.append(f"model.kind is missing: expected one of {', '.join(sorted(KINDS))}")
+        else:
+            kind = model["kind"]
+            module = attempt(family_module, kind)
+    n_before_family = len(problems)
+    if module is not None:
+        keys = family_keys(module)
+        check_keys(model, keys["model"] or {}, "model", ignore=("kind",), problems=problems)
+        for section in ("fit", "evaluate"):
+            if isinstance(spec.get(section), dict) and keys[section] is not None:
+                check_keys(spec[section], keys[section], section, problems=problems)
+        if isinstance(spec.get("tests"), list):
+            for i, item in enumerate(spec["tests"]):
+                if not isinstance(item, dict):
+                    problems.append(f"tests[{i}] must be a mapping (one test), found {type(item).__name__} "
+                                    f"{short_repr(item)}")
+                elif keys["tests"] is not None:
+                    check_keys(item, keys["tests"], f"tests[{i}]", problems=problems)
+    family_ok = len(problems) == n_before_family
+    if isinstance(spec.get("fit"), dict):
+        for key in ("random_state", "seed"):
+            value = spec["fit"].get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                problems.append(f"fit.{key} must be a non-negative integer, found {type(value).__name__} "
+                                f"{short_repr(value)}")
     report = spec.get("report", {})
-    check_keys(report, REPORT_KEYS, "report")
-    for i, sec in enumerate(report.get("sections", [])):
-        if sec not in SECTIONS:
-            hit = closest_match(short_repr(sec), SECTIONS)
-            hint = f" (did you mean {hit!r}?)" if hit else ""
-            raise SpecError(f"report.sections[{i}]: unknown section {short_repr(sec)}{hint}; "
-                            f"sections: {', '.join(SECTIONS)}")
-    if "max_rows" in report and report["max_rows"] < 1:
-        raise SpecError(f"report.max_rows must be at least 1, found {report['max_rows']}")
-    for col, unit in (report.get("units") or {}).items():
-        if not isinstance(unit, str) or not unit.strip():
-            raise SpecError(f"report.units.{col}: expected a unit name (text such as 'days'), found "
-                            f"{short_repr(unit)}")
-    if "data" in spec and check_data:
-        spec["data"] = check_data_section(spec["data"], base_dir=base_dir)
-    extra = getattr(module, "validate_spec", None)
-    if callable(extra):
-        extra(spec)
-    return ValidatedSpec(spec=spec, kind=kind, module=module, path=path)
+    if isinstance(report, dict):
+        check_keys(report, REPORT_KEYS, "report", problems=problems)
+        sections = report.get("sections", [])
+        for i, sec in enumerate(sections if isinstance(sections, list) else []):
+            if sec not in SECTIONS:
+                hit = closest_match(short_repr(sec), SECTIONS)
+                hint = f" (did you mean {hit!r}?)" if hit else ""
+                problems.append(f"report.sections[{i}]: unknown section {short_repr(sec)}{hint}; "
+                                f"sections: {', '.join(SECTIONS)}")
+        max_rows = report.get("max_rows")
+        if isinstance(max_rows, int) and not isinstance(max_rows, bool) and max_rows < 1:
+            problems.append(f"report.max_rows must be at least 1, found {max_rows}")
+    data_ok = False
+    if isinstance(spec.get("data"), dict) and check_data:
+        checked = attempt(check_data_section, spec["data"], base_dir=base_dir)
+        if checked is not None:
+            spec["data"] = checked
+            data_ok = True
+    extra = getattr(module, "validate_spec", None) if module is not None else None
+    # the family's own checks assume its sections are well formed, so they run only when they are
+    if callable(extra) and family_ok:
+        attempt(extra, spec)
+    if check_columns and data_ok and module is not None and not problems:
+        problems.extend(formula_column_problems(spec, base_dir=base_dir))
+    if problems or module is None:
+        return None, problems
+    return ValidatedSpec(spec=spec, kind=kind, module=module, path=path), problems
+
+
+#: names in a formula that are functions or constants, not columns
+_FORMULA_WORDS = {"True", "False", "None", "and", "or", "not", "in", "is", "if", "else"}
+_IDENT = re.compile(r"(?<![\w.'\"])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\s*(?:\(|=(?!=)))?")
+
+
+def formula_columns(formula: str) -> list[str]:
+    """Return the column names a formula refers to, in order: every identifier that is not called as a
+    function (``C(x)``, ``np.log(x)`` and ``trials(n)`` name the columns x and n), not a keyword argument
+    (``reference=``) and not a keyword."""
+    out: list[str] = []
+    for name, call in _IDENT.findall(formula):
+        if call or name in _FORMULA_WORDS or "." in name:
+            continue
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _formulas(spec: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(where, formula, table) for each formula in the spec: ``model.formula`` and ``tests[i].args.formula``."""
+    found: list[tuple[str, str, str | None]] = []
+    model = spec.get("model") or {}
+    if isinstance(model.get("formula"), str):
+        found.append(("model.formula", model["formula"], None))
+    for i, item in enumerate(spec.get("tests") or []):
+        args = item.get("args") if isinstance(item, dict) else None
+        if isinstance(args, dict) and isinstance(args.get("formula"), str):
+            table = item.get("table") if isinstance(item.get("table"), str) else None
+            found.append((f"tests[{i}].args.formula", args["formula"], table))
+    return found
+
+
+def formula_column_problems(spec: dict[str, Any], *, base_dir: str | os.PathLike | None = None,
+                            loaded: Any = None) -> list[str]:
+    """Return one message per formula column missing from the table it is fitted to (the data are loaded
+    unless ``loaded``, a :class:`~probwb.report.data.LoadedData`, is given); empty when all are present."""
+    formulas = _formulas(spec)
+    if not formulas or "data" not in spec:
+        return []
+    if loaded is None:
+        from probwb.report.data import load_data
+
+        try:
+            loaded = load_data(spec["data"], base_dir=base_dir)
+        except (SpecError, DataError) as exc:
+            return [f"data: could not be loaded to check the formula columns: {exc}"]
+    problems = []
+    for where, formula, table in formulas:
+        frame = loaded.tables.get(table) if table is not None else loaded.frame
+        if frame is None or not hasattr(frame, "columns"):
+            continue
+        columns = [str(c) for c in frame.columns]
+        label = f"table {table or loaded.selected!r}" if (table or loaded.selected) else "the data"
+        for name in formula_columns(formula):
+            if name not in columns:
+                hit = closest_match(name, columns)
+                hint = f" (did you mean {hit!r}?)" if hit else ""
+                problems.append(f"{where}: column {name!r} is not in {label}{hint}; "
+                                f"columns: {', '.join(columns)}")
+    return problems

@@ -26,7 +26,9 @@ def test_cdnow_spec_runs_with_mle():
     customers = out["tables"]["customers"]
     assert len(customers) == 25
     assert customers["clv"].is_monotonic_decreasing
-    assert (customers["clv_lower"] <= customers["clv"]).all() and (customers["clv"] <= customers["clv_upper"]).all()
+    # headers state the interval's level (#20)
+    lo, hi = customers["clv 90% CI lower"], customers["clv 90% CI upper"]
+    assert (lo <= customers["clv"]).all() and (customers["clv"] <= hi).all()
     counts = out["tables"]["frequency_counts"]
     assert counts["observed"].sum() == 2357
     assert set(out["figures"]) == {"p_alive_matrix", "frequency_counts"}

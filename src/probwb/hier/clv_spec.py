@@ -191,10 +191,12 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
     # library's warning (PyTensor's BLAS advice, say) as probwb's
     caught = [f"{w.category.__name__}: {w.message}" for w in record]
     top = customers.sort_values(sort_col, ascending=False).head(int(ev.get("top_n", 25)))
-    # interval headers state their level: the spec's for per-customer outputs, the summary's quantile pair
-    tables = {"customers": label_intervals(top, interval, "CrI"), "frequency_counts": counts}
+    # interval headers state their level: the spec's for per-customer outputs, the summary's quantile pair;
+    # MCMC gives credible intervals, MLE confidence intervals
+    kind = "CrI" if method == "mcmc" else "CI"
+    tables = {"customers": label_intervals(top, interval, kind), "frequency_counts": counts}
     if spend is not None:
-        tables["spend_parameters"] = label_intervals(spend.summary(), interval, "CrI")
+        tables["spend_parameters"] = label_intervals(spend.summary(), interval, kind)
     diagnostics = None
     if method == "mcmc":
         diagnostics = {"purchase": purchase.diagnostics_}
@@ -209,6 +211,6 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
     if total is not None:
         text.append(f"Expected total value over the horizon (margin {float(ev.get('margin', 1.0)):g}, discount "
                     f"{float(ev.get('discount_rate', 0.0)):g} per period): {total:,.2f}.")
-    return {"model": purchase, "spend_model": spend, "summary": label_intervals(purchase.summary(), interval, "CrI"),
+    return {"model": purchase, "spend_model": spend, "summary": label_intervals(purchase.summary(), interval, kind),
             "tables": tables,
             "figures": figures, "diagnostics": diagnostics, "text": text, "warnings": caught, "data": frame}

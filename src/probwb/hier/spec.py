@@ -196,7 +196,7 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state: Any = N
             league = glm.group_league_table(group, interval=interval,
                                             higher_is_worse=bool(model_spec.get("higher_is_worse", True)))
             tables[f"league table ({group})"] = label_intervals(league.reset_index(), interval, "CrI")
-            figures[f"league table ({group}, {100 * interval:g}% CrI)"] = plots.plot_league_table(
+            figures[f"league table ({group})"] = plots.plot_league_table(
                 league, interval=interval)
             top = league.index[0]
             text.append(f"Highest {group} effect: {top} (P(worse than average) = "

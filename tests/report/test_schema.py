@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probwb.errors import SpecError
 from probwb.report import validate_spec
@@ -143,3 +147,78 @@ def test_validation_happens_before_any_work(fake_spec, fake_family):
     assert fake_family.RUNS == []
     run_report(fake_spec())
     assert len(fake_family.RUNS) == 1
+
+
+def test_every_problem_is_reported_at_once(fake_family, tmp_path):
+    from probwb.report.schema import spec_problems
+
+    spec = _spec(descripton="oops", model={"kind": "fake", "n_state": 3, "prior_scale": "big"},
+                 fit={"draws": 10.5, "random_state": -1}, report={"sections": ["figurs"], "max_row": 3},
+                 data={"source": "csv", "path": "nowhere.csv"})
+    expected = [r"descripton: unknown key \(did you mean description\?\)",
+                r"model\.n_state: unknown key \(did you mean model\.n_states\?\)",
+                r"model\.prior_scale must be float .*found str 'big'",
+                r"fit\.draws must be int",
+                r"fit\.random_state: unknown key; valid keys here: interval, draws",
+                r"fit\.random_state must be a non-negative integer, found int -1",
+                r"report\.max_row: unknown key",
+                r"report\.sections\[0\]: unknown section 'figurs' \(did you mean 'figures'\?\)",
+                r"data\.path: file 'nowhere\.csv' not found"]
+    with pytest.raises(SpecError) as info:
+        validate_spec(spec, base_dir=tmp_path)
+    problems = info.value.problems
+    assert len(problems) == len(expected)
+    for pattern, found in zip(expected, problems, strict=True):
+        assert re.match(pattern, found), (pattern, found)
+    assert str(info.value).splitlines() == problems
+    assert spec_problems(spec, base_dir=tmp_path) == problems
+    # the family's own check runs once its sections are well formed, alongside other sections' problems
+    both = spec_problems(_spec(model={"kind": "fake", "group": "store"}, report={"max_row": 1}))
+    assert len(both) == 2 and both[0].startswith("report.max_row: unknown key (did you mean report.max_rows?)")
+    assert both[1] == "model.group must be 'coupon' or 'segment', found 'store'"
+    assert spec_problems(_spec()) == []
+
+
+# identifiers of letters, digits and '_' (the 'v' keeps them off keywords and function names)
+_NAMES = st.text(alphabet="abcxyz019_", min_size=0, max_size=6).map(lambda s: "v" + s)
+
+
+@settings(max_examples=40, deadline=None)
+@given(names=st.lists(_NAMES, min_size=5, max_size=5, unique=True), data=st.data())
+def test_formula_columns_finds_exactly_the_columns(names, data):
+    from probwb.report.schema import formula_columns
+
+    y, a, b, c, g = names
+    form = data.draw(st.sampled_from([
+        f"{y} ~ {a} + {b}:{c} + (1 | {g})",
+        f"{y} ~ C({a}, Treatment(reference='x')) + np.log({b}) + {c} * {g}",
+        f"{y} | trials({a}) ~ 1 + {b} + {c} + (1 + {b} || {g})",
+        f"{y} ~ I({a} ** 2) + {b} - 1 + {c} + {g}",
+    ]))
+    assert sorted(formula_columns(form)) == sorted(names)
+
+
+def test_formula_columns_missing_from_the_data(tmp_path, fake_family):
+    from probwb.report import run_report
+    from probwb.report.schema import spec_problems
+
+    pytest.importorskip("probwb.stats.spec")
+    (tmp_path / "d.csv").write_text("stay,age_band,treatment\n3,young,a\n5,old,b\n4,old,a\n")
+    spec = {"name": "s", "data": {"source": "csv", "path": "d.csv"}, "model": {"kind": "stats"},
+            "tests": [{"test": "anova", "args": {"formula": "stay ~ age_bnd * treatment"}},
+                      {"test": "anova", "args": {"formula": "stay ~ treatment"}},
+                      {"test": "anova", "args": {"formula": "los ~ age_band"}}]}
+    assert spec_problems(spec, base_dir=tmp_path) == [
+        "tests[0].args.formula: column 'age_bnd' is not in table 'd.csv' (did you mean 'age_band'?); "
+        "columns: stay, age_band, treatment",
+        "tests[2].args.formula: column 'los' is not in table 'd.csv'; columns: stay, age_band, treatment"]
+    # validate_spec loads no data unless asked, so run_report checks the columns once it has loaded them
+    validate_spec(spec, base_dir=tmp_path)
+    with pytest.raises(SpecError, match=r"column 'age_bnd'") as info:
+        validate_spec(spec, base_dir=tmp_path, check_columns=True)
+    assert len(info.value.problems) == 2
+    fake = _spec(tests=[{"args": {"formula": "redeemed ~ cupon + segment"}}])
+    with pytest.raises(SpecError, match=r"^tests\[0\]\.args\.formula: column 'cupon' is not in table 'coupons' "
+                                        r"\(did you mean 'coupon'\?\)"):
+        run_report(fake)
+    assert fake_family.RUNS == []  # refused before the fit

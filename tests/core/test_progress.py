@@ -240,6 +240,7 @@ def test_log_lines_and_bars_name_model_and_fold(caplog):
     assert msgs[4] == "outside" and context_tag() == ""
     first = caplog.records[0]
     assert first.probwb_model == "disease_progression_hmm" and first.probwb_fold == 2
+    assert first.filename == "test_progress.py"  # the record points at the caller, not the adapter
 
 
 def test_cross_validated_hmm_logs_name_model_fold_and_restart(caplog, small_campaign):
@@ -270,3 +271,28 @@ def test_cross_validated_hmm_logs_name_model_fold_and_restart(caplog, small_camp
         warnings.simplefilter("ignore")
         cross_validate(hmm, panel, GroupKFold(2, group="customer_id"))
     assert any(r.getMessage().endswith("[HMM, fold 1]") for r in caplog.records)
+
+
+def test_structure_search_reports_progress_in_logs_and_nothing_when_quiet(caplog, capsys):
+    import numpy as np
+    import pandas as pd
+
+    from probwb.bn.structure import learn_structure
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 2, 200)
+    b = (a ^ (rng.random(200) < 0.1)).astype(int)
+    data = pd.DataFrame({"a": a, "b": b, "c": rng.integers(0, 3, 200)})
+    P.configure(delay=0, interval=0)
+    with caplog.at_level(logging.INFO, logger="probwb"), log_context(model="risk_network"):
+        edges = learn_structure(data, verbose=True)
+        with P.quiet():
+            assert learn_structure(data, verbose=True) == edges
+    msgs = [r.getMessage() for r in caplog.records]
+    n = len(edges)
+    assert [m for m in msgs if m.startswith("structure search")] == [
+        m for m in msgs if re.fullmatch(rf"structure search \(hill_climb\) \[risk_network\]: 1 \([\d.]+ s, "
+                                        rf"{n} edges\)( done)?", m)]
+    assert len([m for m in msgs if m.startswith("structure search")]) == 2  # the quiet run added none
+    assert msgs.count(f"structure learning (hill_climb) found {n} edges [risk_network]") == 2
+    assert capsys.readouterr().err == ""  # pgmpy's own bar is not drawn off a terminal

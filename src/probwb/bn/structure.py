@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from probwb.core.logcontext import get_logger
+from probwb.core.progress import Progress, progress_mode
 from probwb.core.validation import check_dataframe, closest_match
 from probwb.errors import DataError, SpecError
 
 __all__ = ["learn_structure", "structural_hamming_distance", "tier_forbidden_edges"]
 
-logger = logging.getLogger("probwb.bn")
+logger = get_logger("probwb.bn")
 
 _SCORES = {"bic": "bic-d", "bdeu": "bdeu", "k2": "k2", "aic": "aic-d", "bds": "bds"}
 
@@ -84,7 +85,11 @@ def learn_structure(
     if clash:
         raise SpecError(f"edges both required and forbidden (tiers count as forbidding): {sorted(clash)}")
     knowledge = ExpertKnowledge(forbidden_edges=forb or None, required_edges=req or None)
-    with warnings.catch_warnings():
+    # pgmpy draws its own tqdm bar, which suits a terminal or a notebook with ipywidgets; elsewhere (logs,
+    # a notebook without widgets) probwb's progress reports the search instead; neither under quiet
+    pgmpy_bar = progress_mode(disable=not verbose) in ("bar", "widget")
+    with warnings.catch_warnings(), Progress(desc=f"structure search ({method})",
+                                             disable=not verbose or pgmpy_bar) as bar:
         warnings.simplefilter("ignore", FutureWarning)
         if method == "hill_climb":
             from pgmpy.estimators import HillClimbSearch
@@ -94,7 +99,7 @@ def learn_structure(
                 raise SpecError(f"score must be one of {sorted(_SCORES)}, found {score!r}")
             dag = _ordered_hill_climb(HillClimbSearch)(df).estimate(
                 scoring_method=_SCORES[key], max_indegree=max_indegree, expert_knowledge=knowledge,
-                show_progress=verbose)
+                show_progress=pgmpy_bar)
             edges = sorted((str(a), str(b)) for a, b in dag.edges())
         elif method == "pc":
             from pgmpy.estimators import PC
@@ -102,10 +107,11 @@ def learn_structure(
             pdag = PC(df).estimate(variant="stable", ci_test="chi_square",
                                    significance_level=significance_level, expert_knowledge=knowledge,
                                    enforce_expert_knowledge=False, return_type="pdag", n_jobs=1,
-                                   show_progress=verbose)
+                                   show_progress=pgmpy_bar)
             edges = sorted(_orient(pdag, columns, req, forb))
         else:
             raise SpecError(f"method must be 'hill_climb' or 'pc', found {method!r}")
+        bar.update(1, f"{len(edges)} edges")
     logger.info("structure learning (%s) found %d edges", method, len(edges))
     return edges
 

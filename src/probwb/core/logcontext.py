@@ -73,6 +73,8 @@ class ContextAdapter(logging.LoggerAdapter):
         """Log ``msg % args`` at ``level`` with the context appended; returns None."""
         if self.isEnabledFor(level):
             msg, kwargs = self.process(msg, {**kwargs, "_has_args": bool(args)})
+            # the record names the caller's line, not this frame
+            kwargs["stacklevel"] = int(kwargs.get("stacklevel", 1)) + 1
             self.logger.log(level, msg, *args, **kwargs)
 
 

@@ -311,7 +311,8 @@ def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -
     t1 = time.perf_counter()
     report: dict[str, Any] = {}
     with _bar(None, "value iteration", quiet) as bar:
-        cb = None if quiet else (lambda k, c: bar.update(1, f"change {c:.3g}"))
+        # the bar decides (quiet=True by default, yet the probwb command shows progress of long solves)
+        cb = None if bar.disable else (lambda k, c: bar.update(1, f"change {c:.3g}"))
         V, pol, k, change, conv = K.value_iteration(mdp.P, mdp.R, g, epsilon=epsilon, max_iter=max_iter,
                                                     V0=V0, callback=cb, stopping=stopping, kernel=kernel,
                                                     layout=layout, report=report)

@@ -296,3 +296,25 @@ def test_structure_search_reports_progress_in_logs_and_nothing_when_quiet(caplog
     assert len([m for m in msgs if m.startswith("structure search")]) == 2  # the quiet run added none
     assert msgs.count(f"structure learning (hill_climb) found {n} edges [risk_network]") == 2
     assert capsys.readouterr().err == ""  # pgmpy's own bar is not drawn off a terminal
+
+
+def test_value_iteration_progress_follows_the_settings(caplog):
+    from probwb.mdp.examples import forest
+    from probwb.mdp.solvers import solve
+
+    mdp = forest(n_states=30)
+    P.configure(delay=0, interval=0)
+    with caplog.at_level(logging.INFO, logger="probwb.progress"):
+        base = solve(mdp, method="value_iteration")  # quiet=True by default in Python
+        assert caplog.records == []
+        with P.verbose(), log_context(model="treatment_policy_mdp"):
+            shown = solve(mdp, method="value_iteration")
+        lines = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        with P.verbose(), P.quiet():
+            solve(mdp, method="value_iteration")
+        assert caplog.records == []
+    assert (shown.policy == base.policy).all()
+    assert len(lines) >= 3 and lines[-1].endswith("done")
+    assert all(re.fullmatch(r"value iteration \[treatment_policy_mdp\]: \d+ \([\d.]+ s, change [-+.\de]+\)( done)?", m)
+               for m in lines), lines

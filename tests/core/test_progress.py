@@ -39,6 +39,16 @@ class _ZMQInteractiveShell:
 @pytest.fixture
 def notebook(monkeypatch):
     """Pretend to run in a Jupyter kernel (the checks tqdm.autonotebook makes), without ipywidgets."""
+    return _pretend_notebook(monkeypatch)
+
+
+@pytest.fixture
+def notebook_factory(monkeypatch):
+    """Call it to pretend to run in a Jupyter kernel without ipywidgets."""
+    return lambda: _pretend_notebook(monkeypatch)
+
+
+def _pretend_notebook(monkeypatch):
     ipython = types.ModuleType("IPython")
     ipython.get_ipython = lambda: _ZMQInteractiveShell()
     monkeypatch.setitem(sys.modules, "IPython", ipython)
@@ -318,3 +328,34 @@ def test_value_iteration_progress_follows_the_settings(caplog):
     assert len(lines) >= 3 and lines[-1].endswith("done")
     assert all(re.fullmatch(r"value iteration \[treatment_policy_mdp\]: \d+ \([\d.]+ s, change [-+.\de]+\)( done)?", m)
                for m in lines), lines
+
+
+@pytest.mark.parametrize("setting", ["quiet", "log", "notebook_no_widgets", "terminal", "terminal_asked_none"])
+def test_pymc_sampling_gets_a_live_bar_only_where_one_can_show(setting, monkeypatch, notebook_factory):
+    pm = pytest.importorskip("pymc")
+    from probwb.hier import backend
+
+    class _Stop(Exception):
+        pass
+
+    seen = []
+
+    def fake_sample(*args, **kwargs):
+        seen.append(kwargs["progressbar"])
+        raise _Stop
+
+    monkeypatch.setattr(pm, "sample", fake_sample)
+    with pm.Model() as model:
+        pm.Normal("x")
+    asked = setting != "terminal_asked_none"
+    if setting == "quiet":
+        P.configure(quiet=True, mode="bar")
+    elif setting == "log":
+        P.configure(mode="log")
+    elif setting == "notebook_no_widgets":
+        notebook_factory()
+    else:
+        P.configure(mode="bar")
+    with pytest.raises(_Stop):
+        backend.sample(model, draws=10, tune=10, chains=1, sampler="pymc", progressbar=asked)
+    assert seen == [setting == "terminal"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from probwb.core.progress import sampler_progressbar
 from probwb.core.random import RandomState, check_random_state, seed_from
 from probwb.errors import DataError, ModelError
 
@@ -235,6 +236,9 @@ def sample(
     if sampler not in SAMPLERS:
         raise DataError(f"sampler must be one of {list(SAMPLERS)}, found {sampler!r}")
     _check_args(draws, tune, chains, target_accept)
+    # a live bar only where one can show: never under quiet (--quiet, PROBWB_QUIET) nor in a notebook without
+    # ipywidgets (rich would warn); the probwb command shows it even for specs that ask for none
+    progressbar = sampler_progressbar(bool(progressbar))
     seed = seed_from(check_random_state(random_state))
     draws, tune, chains = int(draws), int(tune), int(chains)
     had = set(_NUTPIE_CACHE.get(model, {}))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from probwb.core.progress import sampler_progressbar
 from probwb.core.random import RandomState, check_random_state, seed_from
 from probwb.errors import DataError, ModelError, NotFittedError, SamplingWarning, SpecError
 from probwb.hmm.model import HMM
@@ -454,7 +455,7 @@ class BayesianHMM:
         with model, warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)
             kwargs = {"draws": int(self.draws), "tune": int(self.tune), "chains": int(self.chains),
-                      "random_seed": seed_from(rng), "progressbar": self.progressbar,
+                      "random_seed": seed_from(rng), "progressbar": sampler_progressbar(self.progressbar),
                       "target_accept": float(self.target_accept)}
             if sampler == "nutpie":
                 self.idata_ = pm.sample(nuts_sampler="nutpie", **kwargs)

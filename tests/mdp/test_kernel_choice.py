@@ -114,3 +114,18 @@ def test_measured_choice_on_a_real_model_gives_the_scipy_answer(monkeypatch):
     ref = solve(mdp, "vi", epsilon=1e-3, kernel="scipy")
     np.testing.assert_array_equal(res.V, ref.V)
     assert solve(mdp, "vi", epsilon=1e-3).info["kernel_choice"] == "cached"
+
+
+def test_a_small_solve_does_not_import_numba():
+    # loading numba costs 1-2 s, more than a whole solve of a small model; it used to be imported by the
+    # thread-count check of every first value-iteration solve
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom probwb.mdp import solve\nfrom probwb.mdp.examples import random_sparse\n"
+            "r = solve(random_sparse(500, random_state=1), 'vi', epsilon=0.01)\n"
+            "assert r.converged and r.info['kernel'] == 'scipy', r.info\n"
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"

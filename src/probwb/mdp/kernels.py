@@ -273,8 +273,10 @@ def default_parallel(n_states: int) -> bool:
     True from :data:`PARALLEL_MIN_STATES` states up, with numba installed and more than one numba thread.
     The sweeps then choose between the serial and the parallel kernel as they go (see :func:`value_iteration`).
     """
+    if n_states < PARALLEL_MIN_STATES:  # before _fused(): importing numba costs a second or more
+        return False
     mod = _fused()
-    return mod is not None and n_states >= PARALLEL_MIN_STATES and mod.numba.get_num_threads() >= 2
+    return mod is not None and mod.numba.get_num_threads() >= 2
 
 
 def _adaptive_step(serial: Callable[..., tuple[float, float]], parallel: Callable[..., tuple[float, float]],
@@ -400,7 +402,8 @@ def auto_candidates(P: sp.csr_matrix, layout: TiledLayout | None = None) -> tupl
     kernels: 0.3 s from numba's on-disk cache, seconds to compile them cold); else ``("scipy", "csr")``, plus
     ``"tiled"`` when ``layout`` (from :func:`choose_layout`) is given.
     """
-    if _fused() is None or (P.nnz < NUMBA_MIN_NNZ and not _NUMBA_WARM):
+    # the size test first: asking for the compiled module imports numba (a second or more)
+    if (P.nnz < NUMBA_MIN_NNZ and not _NUMBA_WARM) or _fused() is None:
         return ("scipy",)
     return ("scipy", "csr", "tiled") if layout is not None else ("scipy", "csr")
 
@@ -416,10 +419,11 @@ def kernel_signature(P: sp.csr_matrix, n_actions: int, candidates: tuple[str, ..
     n_rows, S = P.shape
     per_row = P.nnz / max(1, n_rows)
     rows = np.unique(np.linspace(0, n_rows - 1, min(n_rows, 512)).astype(np.int64))
-    starts, ends = P.indptr[rows], P.indptr[rows + 1]
-    take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]) if rows.size else \
-        np.empty(0, np.int64)
-    own = np.repeat(rows % S, ends - starts)
+    starts, ends = P.indptr[rows].astype(np.int64), P.indptr[rows + 1].astype(np.int64)
+    lens = ends - starts
+    # positions of the sampled rows' entries: each row's start, then a running offset within the row
+    take = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+    own = np.repeat(rows % S, lens)
     near = float(np.mean(np.abs(P.indices[take].astype(np.int64) - own) <= 2048)) if take.size else 1.0
     return (int(S).bit_length(), A, int(max(1.0, per_row)).bit_length(), int(near * 4), candidates)
 
@@ -662,15 +666,22 @@ def warm_up(kernel: str | None = None, parallel: bool | None = None) -> float:
     ``kernel`` ``"csr"`` / ``"tiled"`` (None: both) and ``parallel`` True / False (None: both) pick the
     variants. Returns 0 without numba or for ``kernel="scipy"``; near 0 once compiled in this process.
     """
-    if _fused() is None or kernel == "scipy":
+    if kernel == "scipy" or _fused() is None:
+        return 0.0
+    todo = [(kern, par) for par in ((False, True) if parallel is None else (bool(parallel),))
+            for kern in (("csr", "tiled") if kernel in (None, "auto") else (kernel,)) if (kern, par) not in _WARMED]
+    if not todo:
         return 0.0
     t = time.perf_counter()
     P = sp.csr_matrix(np.array([[0.5, 0.5], [1.0, 0.0]]))
     R = np.zeros((1, 2))
-    for par in ((False, True) if parallel is None else (bool(parallel),)):
-        for kern in (("csr", "tiled") if kernel in (None, "auto") else (kernel,)):
-            value_iteration(P, R, 0.5, max_iter=1, kernel=kern, parallel=par)
+    for kern, par in todo:
+        value_iteration(P, R, 0.5, max_iter=1, kernel=kern, parallel=par)
+        _WARMED.add((kern, par))
     return time.perf_counter() - t
+
+
+_WARMED: set[tuple[str, bool]] = set()  # numba variants already compiled or loaded in this process
 
 
 _GS_KERNEL = None

@@ -306,8 +306,8 @@ def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -
     layout = _vi_layout(mdp, kernel)
     kernels = K.auto_candidates(mdp.P, layout) if kernel == "auto" else (kernel,)
     # compile before the timed loop, so timings["solve"] is the sweeps alone
-    par = None if K.default_parallel(mdp.n_states) else False
-    compile_s = sum(K.warm_up(kern, par) for kern in kernels if kern != "scipy")
+    compile_s = sum(K.warm_up(kern, None if K.default_parallel(mdp.n_states) else False)
+                    for kern in kernels if kern != "scipy")
     t1 = time.perf_counter()
     report: dict[str, Any] = {}
     with _bar(None, "value iteration", quiet) as bar:

@@ -164,3 +164,28 @@ def fake_spec(tmp_path, fake_family):
         return path
 
     return make
+
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "models"
+#: screenshots and other artefacts the tests leave for a person to look at (git-ignored)
+TEST_OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture(scope="session")
+def quick_report(tmp_path_factory):
+    """``quick_report(spec_path) -> (Report, html_path, json_path)``: the spec's --quick report (seed 1),
+    written once per session, so test_all_specs and the browser test share every real report."""
+    from probwb.report import write_report
+
+    folder = tmp_path_factory.mktemp("quick_reports")
+    done: dict[Path, tuple] = {}
+
+    def get(path: Path) -> tuple:
+        path = Path(path).resolve()
+        if path not in done:
+            html, js = folder / f"{path.stem}.html", folder / f"{path.stem}.json"
+            done[path] = (write_report(path, html, json_path=js, quick=True, seed=1), html, js)
+        return done[path]
+
+    return get

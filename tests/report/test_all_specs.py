@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from probwb.report import write_report
 from probwb.report.registry import KINDS
 from probwb.report.schema import load_spec
 
@@ -47,9 +46,8 @@ def test_models_folder_has_specs():
 
 
 @pytest.mark.parametrize("path", list(_params()))
-def test_spec_reports_quick(path: Path, tmp_path):
-    html, js = tmp_path / f"{path.stem}.html", tmp_path / f"{path.stem}.json"
-    rep = write_report(path, html, json_path=js, quick=True, seed=1)
+def test_spec_reports_quick(path: Path, quick_report):
+    rep, html, js = quick_report(path)  # written once; the browser test opens the same files
     page = html.read_text()
     assert rep.name == path.stem, "by convention a spec's name is its file stem"
     assert "<h1>" in page and "Reproducibility" in page
@@ -58,3 +56,34 @@ def test_spec_reports_quick(path: Path, tmp_path):
     shown = (rep.summary is not None) + len(rep.tables) + len(rep.figures) + len(rep.tests) + len(rep.metrics)
     assert shown > 0, "the report shows no results"
     assert rep.diagnostics["verdict"] in ("ok", "warn", "fail", "none", "not applicable")
+    banner = page.split('id="banner"', 1)[1].split("</section>", 1)[0]
+    if rep.diagnostics["verdict"] in ("ok", "warn", "fail"):
+        # sampler checks on a quick run's few draws say nothing about the model: no FAILING banner for them
+        assert "data-quick=yes" in banner and "come from a quick run" in banner
+        assert "FAILING" not in page and 'class="banner fail"' not in page
+    assert f"Warnings ({len(rep.warnings)})" in page if rep.warnings else 'id="warnings"' not in page
+
+
+def _last_line(out: str) -> str:
+    return [line for line in out.splitlines() if line.strip()][-1]
+
+
+@pytest.mark.parametrize("quick", [True, False])
+@pytest.mark.parametrize("chains,warn", [("disagree", True), ("disagree", False), ("agree", True), ("none", False)])
+def test_cli_last_line_counts_the_reports_warnings(fake_spec, tmp_path, capsys, quick, chains, warn):
+    from probwb.cli import main
+
+    spec = fake_spec(chains, model_extra="  warn: true\n" if warn else "")
+    out = tmp_path / "r.html"
+    assert main(["report", str(spec), "-o", str(out), *(["--quick"] if quick else [])]) == 0
+    last = _last_line(capsys.readouterr().out)
+    page = out.read_text()
+    shown = page.split('id="warnings"', 1)[1].split("</section>", 1)[0].count("<li>") if 'id="warnings"' in page else 0
+    assert shown == 2 if warn else shown == 1  # the family's own warning, plus the ConvergenceWarning
+    assert f"warnings in the report: {shown};" in last, last
+    verdict = {"disagree": "fail", "agree": "ok", "none": "not applicable"}[chains]
+    assert last.startswith(f"diagnostics: {verdict}")
+    sampled = chains != "none"
+    assert ("quick run: not meaningful" in last) == (quick and sampled), last
+    assert ("FAILING" in page) == (verdict == "fail" and not quick)
+    assert ("come from a quick run" in page) == (quick and sampled)

@@ -57,7 +57,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"report written to {out.resolve()}")
     if args.json:
         print(f"numbers written to {Path(args.json).resolve()}")
-    print(f"diagnostics: {verdict}; warnings: {len(rep.warnings)}; run time {rep.footer['run_seconds']:.1f} s")
+    for text in rep.warnings:
+        print(f"  warning: {text.splitlines()[0] if text.strip() else text}")
+    quick = " (quick run: not meaningful)" if rep.footer.get("quick") and verdict in ("ok", "warn", "fail") else ""
+    # the last line: the same verdict and the same count of warnings as the report's banner and Warnings box
+    print(f"diagnostics: {verdict}{quick}; warnings in the report: {len(rep.warnings)}; "
+          f"run time {rep.footer['run_seconds']:.1f} s")
     return 0
 
 

@@ -44,6 +44,12 @@ _BANNERS = {
     "not applicable": ("na", "Diagnostics: not applicable", ""),
 }
 
+#: a quick run's sampler checks describe its few draws, not the model: no red FAILING banner for them
+_QUICK_BANNER = ("na", "Diagnostics: quick run - not meaningful (this short run's checks: {verdict})",
+                 "These diagnostics come from a quick run (--quick: fewer rows, chains and draws than the spec "
+                 "asks for), too short for R-hat, effective sample size or divergences to say whether the "
+                 "sampler can be trusted. Run without --quick before relying on the intervals.")
+
 _CSS = """
 :root { --ok:#1b7f3b; --ok-bg:#e6f4ea; --warn:#8a5a00; --warn-bg:#fff4d6; --fail:#b3261e; --fail-bg:#fde7e6;
         --na:#4a5560; --na-bg:#eef1f4; --line:#d9dee3; --ink:#1d2329; --muted:#5b6670; }
@@ -209,6 +215,9 @@ def _banner(rep: Report) -> str:
     diag = rep.diagnostics or {"verdict": "not applicable", "reasons": []}
     verdict = diag.get("verdict", "not applicable")
     css, head, text = _BANNERS.get(verdict, _BANNERS["not applicable"])
+    quick = bool(rep.footer.get("quick")) and verdict in ("ok", "warn", "fail")
+    if quick:
+        css, head, text = _QUICK_BANNER[0], _QUICK_BANNER[1].format(verdict=verdict), _QUICK_BANNER[2]
     reasons = diag.get("reasons") or []
     items = "".join(f"<li>{_e(r)}</li>" for r in reasons)
     extra = []
@@ -216,7 +225,8 @@ def _banner(rep: Report) -> str:
         if diag.get(key) is not None:
             extra.append(f"{label}: {format_number(diag[key])}")
     counts = f'<p class="note">{_e("; ".join(extra))}</p>' if extra else ""
-    return (f'<section class="banner {css}" id="banner" data-verdict="{_e(verdict)}"><h2>{_e(head)}</h2>'
+    return (f'<section class="banner {css}" id="banner" data-verdict="{_e(verdict)}"'
+            f'{" data-quick=yes" if quick else ""}><h2>{_e(head)}</h2>'
             f"{f'<p>{_e(text)}</p>' if text else ''}{f'<ul>{items}</ul>' if items else ''}{counts}</section>")
 
 

@@ -1761,6 +1761,39 @@ class BayesNet:
         return frame
 
     def __repr__(self) -> str:
-        if not self._names:
-            return "BayesNet(unfitted)"
-        return f"BayesNet({len(self._names)} nodes, {sum(len(p) for p in self._parents)} edges)"
+        from probwb.core import api
+
+        shown = {}
+        if self._names:
+            shown["structure"] = f"<{len(self._names)} nodes, {sum(len(p) for p in self._parents)} edges>"
+        return api.estimator_repr(self, always=("method",), shown=shown)
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor arguments as ``{name: value}``."""
+        from probwb.core import api
+
+        return api.get_params(self)
+
+    def set_params(self, **params: Any) -> BayesNet:
+        """Set constructor arguments (checked as the constructor checks them); return self, unfitted: the
+        CPTs were learned under the old settings, so call fit again."""
+        from probwb.core import api
+
+        return api.set_params(self, params)
+
+    def plot(self, kind: str = "network", ax: Any = None, **kwargs: Any) -> Any:
+        """Draw a :mod:`probwb.bn.plots` figure and return its Axes.
+
+        ``kind="network"``: the graph (keywords of ``plot_network``: ``highlight``, ``layout``, ...);
+        ``kind="posterior"``: ``plot_posterior(self.query(variables, evidence, do))`` (keywords
+        ``variables``, ``evidence``, ``do``, ``title``, ``color``).
+        """
+        from probwb.bn import plots
+        from probwb.core import api
+
+        def posterior(variables: Any, evidence: Any = None, do: Any = None, **kw: Any) -> Any:
+            return plots.plot_posterior(self.query(variables, evidence, do), ax=ax, **kw)
+
+        self._check_structure()
+        return api.plot_kind(self, kind, {"network": lambda **kw: plots.plot_network(self, ax=ax, **kw),
+                                          "posterior": posterior}, **kwargs)

@@ -776,7 +776,57 @@ class _CLVModel(abc.ABC):
         return clv_from_file_state(cls, state, extras, config)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(priors={self.priors!r}, covariates={self.covariates!r})"
+        from probwb.core import api
+
+        return api.estimator_repr(self)
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor arguments as ``{name: value}``."""
+        from probwb.core import api
+
+        return api.get_params(self)
+
+    def set_params(self, **params: Any) -> _CLVModel:
+        """Set constructor arguments (checked as the constructor checks them); return self, unfitted (call
+        fit again)."""
+        from probwb.core import api
+
+        return api.set_params(self, params)
+
+    def plot(self, kind: str | None = None, ax: Any = None, **kwargs: Any) -> Any:
+        """Draw a figure of the fitted model and return its Axes.
+
+        Purchase models (BG/NBD, Pareto/NBD): ``"probability_alive_matrix"`` (keyword ``T``, the default
+        kind) and ``"frequency_counts"`` (keyword ``data``) from :mod:`probwb.hier.clv_plots`. After
+        ``method="mcmc"`` every model also offers ``"trace"`` / ``"rank"`` (:mod:`probwb.diagnostics.plots`;
+        an array of Axes, ``ax`` is passed as ``axes=``); ``"trace"`` is Gamma-Gamma's default.
+        """
+        from probwb.core import api
+        from probwb.hier import clv_plots
+
+        self._check_fitted()
+        kinds: dict[str, Any] = {}
+
+        def needs(value: Any, what: str, kind: str) -> Any:
+            if value is None:
+                raise ModelError(f"{type(self).__name__}.plot(kind={kind!r}) needs {what}, found none")
+            return value
+
+        if hasattr(self, "probability_alive_matrix"):
+            kinds["probability_alive_matrix"] = lambda T=None, **kw: clv_plots.plot_probability_alive_matrix(
+                self, needs(T, "T= (the observation period)", "probability_alive_matrix"), ax=ax, **kw)
+        if hasattr(self, "expected_frequency_counts"):
+            kinds["frequency_counts"] = lambda data=None, **kw: clv_plots.plot_frequency_counts(
+                self, needs(data, "data= (the customers' summary)", "frequency_counts"), ax=ax, **kw)
+        if kind is None:
+            kind = next(iter(kinds), "trace")
+        if kind in ("trace", "rank") and self.idata_ is None:
+            raise ModelError(f"{type(self).__name__}.plot(kind={kind!r}) needs a posterior sample: fit with "
+                             f"method='mcmc' (this fit used method={self.method_!r})")
+        if self.idata_ is not None:
+            kinds.update(api.posterior_plot_kinds(self.idata_, ax, [v for v in self._params
+                                                                      if v in self.idata_.posterior]))
+        return api.plot_kind(self, kind, kinds, **kwargs)
 
 
 def _coef_effect(coef: np.ndarray, X: np.ndarray) -> np.ndarray:

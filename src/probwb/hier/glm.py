@@ -141,6 +141,41 @@ class HierarchicalGLM:
         return {"formula": self.formula, "family": self.family, "priors": self.priors,
                 "noncentered": self.noncentered, "aggregate": self.aggregate}
 
+    def set_params(self, **params: Any) -> HierarchicalGLM:
+        """Set constructor arguments (checked as the constructor checks them); return self, unfitted (the
+        posterior was drawn under the old settings, so call fit again)."""
+        from probwb.core import api
+
+        return api.set_params(self, params)
+
+    def __repr__(self) -> str:
+        from probwb.core import api
+
+        return api.estimator_repr(self, always=("family",))
+
+    def plot(self, kind: str = "coefficients", ax: Any = None, **kwargs: Any) -> Any:
+        """Draw a figure of the fitted model and return its Axes.
+
+        ``"coefficients"``: forest plot of :meth:`coefficients` (keywords ``interval``,
+        ``exclude_intercept``); ``"league_table"``: :meth:`group_league_table` (keywords ``group``,
+        ``interval``, ``higher_is_worse``); ``"trace"`` / ``"rank"``: MCMC diagnostics
+        (:mod:`probwb.diagnostics.plots`; an array of Axes, ``ax`` is passed as ``axes=``).
+        """
+        from probwb.core import api
+        from probwb.hier import plots
+
+        self._check_fitted()
+
+        def coefficients(interval: float = 0.9, **kw: Any) -> Any:
+            return plots.plot_coefficients(self.coefficients(interval), ax=ax, **kw)
+
+        def league_table(group: str | None = None, interval: float = 0.9, higher_is_worse: bool = True) -> Any:
+            return plots.plot_league_table(self.group_league_table(group, interval, higher_is_worse), ax=ax)
+
+        kinds = {"coefficients": coefficients, "league_table": league_table,
+                 **api.posterior_plot_kinds(self.idata_, ax, self.param_names())}
+        return api.plot_kind(self, kind, kinds, **kwargs)
+
     @property
     def parsed_formula(self) -> ParsedFormula:
         """The parsed formula."""

@@ -491,6 +491,35 @@ class BayesianHMM:
         if not hasattr(self, "idata_"):
             raise NotFittedError("this BayesianHMM is not fitted yet: call fit(data) first")
 
+    def __repr__(self) -> str:
+        from probwb.core import api
+
+        return api.estimator_repr(self, always=("emission",))
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor arguments as ``{name: value}``."""
+        from probwb.core import api
+
+        return api.get_params(self)
+
+    def set_params(self, **params: Any) -> BayesianHMM:
+        """Set constructor arguments; return self, unfitted (call fit again)."""
+        from probwb.core import api
+
+        return api.set_params(self, params)
+
+    def plot(self, kind: str = "state_diagram", ax: Any = None, **kwargs: Any) -> Any:
+        """Draw a figure of the fitted posterior and return its Axes: ``"state_diagram"`` (posterior-mean
+        transitions, :func:`probwb.hmm.plots.plot_state_diagram`) or the MCMC diagnostics ``"trace"`` /
+        ``"rank"`` (:mod:`probwb.diagnostics.plots`; an array of Axes, ``ax`` is passed as ``axes=``)."""
+        from probwb.core import api
+        from probwb.hmm import plots
+
+        self._check_fitted()
+        kinds = {"state_diagram": lambda **kw: plots.plot_state_diagram(self, ax=ax, **kw),
+                 **api.posterior_plot_kinds(self.idata_, ax, self._var_names())}
+        return api.plot_kind(self, kind, kinds, **kwargs)
+
     def transmat_for(self, level: Any = None) -> np.ndarray:
         """Return the posterior-mean transition matrix for an input level (the only one when no inputs)."""
         self._check_fitted()

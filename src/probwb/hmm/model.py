@@ -231,6 +231,40 @@ class HMM:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()
                 if not k.endswith("_") and not k.startswith("_")}
 
+    def __repr__(self) -> str:
+        from probwb.core import api
+
+        return api.estimator_repr(self, always=("emission",))
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor arguments as ``{name: value}``."""
+        from probwb.core import api
+
+        return api.get_params(self)
+
+    def set_params(self, **params: Any) -> HMM:
+        """Set constructor arguments; return self, unfitted (the parameters were learned under the old
+        settings, so call fit again)."""
+        from probwb.core import api
+
+        return api.set_params(self, params)
+
+    def plot(self, kind: str = "state_diagram", ax: Any = None, **kwargs: Any) -> Any:
+        """Draw a :mod:`probwb.hmm.plots` figure of the fitted model and return its Axes.
+
+        ``kind="state_diagram"`` (keywords ``inputs``, ``threshold``) or ``kind="state_posteriors"``
+        (keywords ``data``, ``entity``, ``observed``: one entity's posterior state probabilities over time).
+        """
+        from probwb.core import api
+        from probwb.hmm import plots
+
+        self._check_fitted()
+        return api.plot_kind(self, kind, {
+            "state_diagram": lambda **kw: plots.plot_state_diagram(self, ax=ax, **kw),
+            "state_posteriors": lambda data, entity, **kw: plots.plot_state_posteriors(self, data, entity,
+                                                                                       ax=ax, **kw),
+        }, **kwargs)
+
     def _resolve_states(self) -> list[str]:
         if self.state_names is not None:
             names = [str(s) for s in self.state_names]

@@ -97,6 +97,53 @@ class MDPEstimator:
         if not hasattr(self, "counts_"):
             raise NotFittedError("MDPEstimator is not fitted; call fit(logs) first")
 
+    def __repr__(self) -> str:
+        from probwb.core import api
+
+        return api.estimator_repr(self, always=("discount", "method"))
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor arguments as ``{name: value}``."""
+        from probwb.core import api
+
+        return api.get_params(self)
+
+    def set_params(self, **params: Any) -> MDPEstimator:
+        """Set constructor arguments; return self, unfitted (call fit again)."""
+        from probwb.core import api
+
+        return api.set_params(self, params)
+
+    def summary(self) -> pd.DataFrame:
+        """Return one row per (state, action): times logged, mean and sd of the logged reward (NaN where
+        never or once logged), and the most likely next state with its point-estimate probability."""
+        self._check()
+        T = self._point_transitions()
+        A, S, _ = T.shape
+        n = self.n_
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n > 0, self.reward_sum_ / np.maximum(n, 1), np.nan)
+            var = np.where(n > 1, (self.reward_sq_ - n * np.nan_to_num(mean) ** 2) / np.maximum(n - 1, 1), np.nan)
+        top = T.argmax(axis=2)
+        st, ac = np.asarray(self.states_, dtype=object), np.asarray(self.actions_, dtype=object)
+        a, s = np.divmod(np.arange(A * S), S)
+        return pd.DataFrame({"state": st[s], "action": ac[a], "n": n.ravel(), "reward_mean": mean.ravel(),
+                             "reward_sd": np.sqrt(np.maximum(var, 0.0)).ravel(),
+                             "most_likely_next": st[top.ravel()], "p_most_likely": T.max(axis=2).ravel()})
+
+    def plot(self, kind: str = "policy_posterior", ax: Any = None, **kwargs: Any) -> Any:
+        """Draw the posterior over optimal policies and return the Axes: ``"policy_posterior"`` (P(action is
+        optimal) per state) or ``"value_posterior"`` (optimal value per state); keywords go to
+        :meth:`policy_posterior` (``n_samples``, ``random_state``, ...)."""
+        from probwb.core import api
+        from probwb.mdp import plots
+
+        self._check()
+        return api.plot_kind(self, kind, {
+            "policy_posterior": lambda **kw: plots.plot_policy_posterior(self.policy_posterior(**kw), ax=ax),
+            "value_posterior": lambda **kw: plots.plot_value_posterior(self.policy_posterior(**kw), ax=ax),
+        }, **kwargs)
+
     def _unseen_mask(self) -> np.ndarray:
         return self.n_ == 0
 

@@ -430,6 +430,38 @@ class MDP:
         return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, nnz={self.P.nnz}, "
                 f"discount={self.discount}{h})")
 
+    def get_params(self) -> dict[str, Any]:
+        """Return constructor arguments that rebuild this MDP, ``MDP(**mdp.get_params())``: the stacked CSR
+        transitions ``(A*S, S)``, expected rewards ``(S, A)``, discount, names, horizon, terminal reward."""
+        return {"transitions": self.P, "rewards": self.R.T, "discount": self.discount, "states": self.states,
+                "actions": self.actions, "horizon": self.horizon, "terminal_reward": self.terminal_reward}
+
+    def summary(self) -> pd.DataFrame:
+        """Return one row per (state, action): expected reward, number of possible next states, the
+        probability of staying, and the most likely next state with its probability."""
+        P = self.P.tocsr()
+        S, A = self.n_states, self.n_actions
+        n_next = np.diff(P.indptr)
+        stay = np.asarray(P[np.arange(A * S), np.tile(np.arange(S), A)]).ravel()
+        top = np.asarray(P.argmax(axis=1)).ravel()
+        p_top = np.asarray(P.max(axis=1).toarray()).ravel()
+        a, s = np.divmod(np.arange(A * S), S)
+        st, ac = np.asarray(self.states, dtype=object), np.asarray(self.actions, dtype=object)
+        return pd.DataFrame({"state": st[s], "action": ac[a], "reward": self.R[a, s], "n_next_states": n_next,
+                             "p_stay": stay, "most_likely_next": st[top], "p_most_likely": p_top})
+
+    def plot(self, kind: str = "values", ax: Any = None, **kwargs: Any) -> Any:
+        """Solve the MDP and draw :func:`probwb.mdp.plots.plot_values` (``kind="values"``; keywords
+        ``method`` and ``max_states``, other keywords go to :func:`probwb.mdp.solve`); return the Axes."""
+        from probwb.core import api
+        from probwb.mdp import plots
+        from probwb.mdp.solvers import solve
+
+        def values(method: str = "policy_iteration", max_states: int = 40, **kw: Any) -> Any:
+            return plots.plot_values(solve(self, method, **kw), ax=ax, max_states=max_states)
+
+        return api.plot_kind(self, kind, {"values": values}, **kwargs)
+
     # ------------------------------------------------------------------ alternative constructors
     @classmethod
     def from_dataframe(

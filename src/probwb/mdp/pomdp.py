@@ -144,6 +144,32 @@ class POMDP:
         return f"POMDP(n_states={self.n_states}, n_actions={self.n_actions}, n_obs={self.n_obs}, " \
                f"discount={self.discount})"
 
+    def get_params(self) -> dict[str, Any]:
+        """Return constructor arguments that rebuild this POMDP, ``POMDP(**pomdp.get_params())``."""
+        return {"mdp": self.mdp, "observation_probs": self.O, "observations": self.observations,
+                "initial_belief": self.initial_belief}
+
+    def summary(self) -> pd.DataFrame:
+        """Return one row per (state, action): expected reward and the probability of each observation
+        (one column per observation name) after taking the action and landing in the state."""
+        S, A = self.n_states, self.n_actions
+        a, s = np.divmod(np.arange(A * S), S)
+        out = pd.DataFrame({"state": np.asarray(self.mdp.states, dtype=object)[s],
+                            "action": np.asarray(self.mdp.actions, dtype=object)[a], "reward": self.R[s, a]})
+        obs = pd.DataFrame(self.O.reshape(A * S, self.n_obs), columns=[f"P({o})" for o in self.observations])
+        return pd.concat([out, obs], axis=1)
+
+    def plot(self, kind: str = "belief_policy", ax: Any = None, **kwargs: Any) -> Any:
+        """Solve the POMDP and draw :func:`probwb.mdp.plots.plot_belief_policy` (two-state models; keyword
+        ``n`` for the grid, other keywords go to :meth:`solve`); return the Axes."""
+        from probwb.core import api
+        from probwb.mdp import plots
+
+        def belief_policy(n: int = 201, **kw: Any) -> Any:
+            return plots.plot_belief_policy(self.solve(**kw), ax=ax, n=n)
+
+        return api.plot_kind(self, kind, {"belief_policy": belief_policy}, **kwargs)
+
     # ------------------------------------------------------------------ construction from an HMM
     @classmethod
     def from_hmm(cls, hmm: Any, rewards: Any, *, column: str | None = None, actions: list[str] | None = None,

@@ -359,3 +359,18 @@ def test_pymc_sampling_gets_a_live_bar_only_where_one_can_show(setting, monkeypa
     with pytest.raises(_Stop):
         backend.sample(model, draws=10, tune=10, chains=1, sampler="pymc", progressbar=asked)
     assert seen == [setting == "terminal"]
+
+
+def test_state_selection_logs_name_candidate_and_fold(caplog, small_campaign):
+    from probwb.hmm.selection import select_n_states
+
+    panel = small_campaign.panel
+    panel = panel[panel["customer_id"].isin(panel["customer_id"].unique()[:80])]
+    with caplog.at_level(logging.INFO, logger="probwb.hmm"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with log_context(model="customer_lifecycle_hmm"):
+            select_n_states(panel, [2], n_splits=2, emission="poisson", columns=["purchases"],
+                            id_col="customer_id", time_col="week", n_init=1, n_iter=10, random_state=0)
+    tags = [r.getMessage().rsplit(" [", 1)[1] for r in caplog.records if r.getMessage().startswith("restart 1/1")]
+    assert tags == ["customer_lifecycle_hmm, n_states 2]", "customer_lifecycle_hmm, fold 0, n_states 2]",
+                    "customer_lifecycle_hmm, fold 1, n_states 2]"]

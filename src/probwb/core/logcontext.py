@@ -21,7 +21,7 @@ __all__ = ["log_context", "current_context", "context_tag", "get_logger", "Conte
 _CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("probwb_log_context", default=None)
 
 #: the order (and labels) in which context values are written; others follow in insertion order
-_ORDER = ("model", "fold", "restart")
+_ORDER = ("model", "fold", "n_states", "restart")
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probwb.core.logcontext import log_context
 from probwb.errors import ConvergenceWarning, DataError, ModelError
 from probwb.hmm.model import HMM
 
@@ -72,7 +73,8 @@ def select_n_states(
     for k in candidates:
         model = copy.deepcopy(proto)
         model.n_states = k
-        with warnings.catch_warnings(record=True) as caught:
+        # EM's restart lines and progress say which candidate (and below, which fold) they belong to
+        with warnings.catch_warnings(record=True) as caught, log_context(n_states=k):
             warnings.simplefilter("always", ConvergenceWarning)
             model.fit(data)
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
@@ -80,10 +82,10 @@ def select_n_states(
                "bic": model.bic(), "converged": converged}
         if heldout:
             tot, n = 0.0, 0
-            for train_idx, test_idx in folds:
+            for fold, (train_idx, test_idx) in enumerate(folds):
                 fold_model = copy.deepcopy(proto)
                 fold_model.n_states = k
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), log_context(fold=fold, n_states=k):
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     fold_model.fit(data.iloc[train_idx])
                 ll, m = heldout_loglik(fold_model, data.iloc[train_idx], data.iloc[test_idx])

@@ -94,6 +94,21 @@ class Emission(abc.ABC):
         ``"logit"``, ``"identity"``, or ``"none"`` for a value on the boundary (no Wald interval)."""
 
     # -- shared ------------------------------------------------------------------------------------
+    def suff_stats(self, x: np.ndarray, gamma: np.ndarray) -> Any:
+        """Return the M-step statistics of one chunk of rows; chunks combine with :meth:`add_stats`.
+
+        This default keeps the rows themselves (a subclass sums them instead, to bound memory).
+        """
+        return [(np.array(x, copy=True), np.array(gamma, copy=True))]
+
+    def add_stats(self, a: Any, b: Any) -> Any:
+        """Return the statistics of two chunks together (``a`` may be None: nothing seen yet)."""
+        return b if a is None else a + b
+
+    def mstep_stats(self, stats: Any) -> None:
+        """Update parameters from statistics summed over every chunk (see :meth:`suff_stats`)."""
+        self.mstep(np.concatenate([x for x, _ in stats]), np.concatenate([g for _, g in stats]))
+
     def loglik(self, x: np.ndarray) -> np.ndarray:
         """Return the ``(M, S)`` log-likelihood of each value under each state; 0 where ``x`` is NaN."""
         obs = ~np.isnan(x)
@@ -176,10 +191,18 @@ class PoissonEmission(Emission):
         return term - self.rates_[None, :] - gammaln(x + 1.0)[:, None]
 
     def mstep(self, x: np.ndarray, gamma: np.ndarray) -> None:
+        self.mstep_stats(self.suff_stats(x, gamma))
+
+    def suff_stats(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """Return ``[sum gamma, sum gamma * x]`` over observed rows, shape (2, S)."""
         obs = ~np.isnan(x)
+        if obs.all():
+            return np.stack([gamma.sum(axis=0), x @ gamma])
         g = gamma[obs]
-        denom = g.sum(axis=0)
-        num = x[obs] @ g
+        return np.stack([g.sum(axis=0), x[obs] @ g])
+
+    def mstep_stats(self, stats: np.ndarray) -> None:
+        denom, num = stats
         ok = denom > 0
         self.rates_ = np.where(ok, num / np.where(ok, denom, 1.0), self.rates_)
 
@@ -243,14 +266,27 @@ class GaussianEmission(Emission):
         return -0.5 * (np.log(2 * np.pi * var) + (x[:, None] - self.means_[None, :]) ** 2 / var)
 
     def mstep(self, x: np.ndarray, gamma: np.ndarray) -> None:
+        self.mstep_stats(self.suff_stats(x, gamma))
+
+    def suff_stats(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """Return ``[sum g, sum g d, sum g d^2]`` with ``d = x - means_`` (current means), shape (3, S).
+
+        Centring on the current means keeps the one-pass variance accurate: EM's new means are close to
+        them, so ``sum g d^2 / D - (sum g d / D)^2`` subtracts two numbers of the size of the variance.
+        """
         obs = ~np.isnan(x)
-        g, xo = gamma[obs], x[obs]
-        denom = g.sum(axis=0)
+        g, xo = (gamma, x) if obs.all() else (gamma[obs], x[obs])
+        d = xo[:, None] - self.means_[None, :]
+        gd = g * d
+        return np.stack([g.sum(axis=0), gd.sum(axis=0), (gd * d).sum(axis=0)])
+
+    def mstep_stats(self, stats: np.ndarray) -> None:
+        denom, s1, s2 = stats
         ok = denom > 1e-10
         safe = np.where(ok, denom, 1.0)
-        means = np.where(ok, (xo @ g) / safe, self.means_)
-        var = ((xo[:, None] - means[None, :]) ** 2 * g).sum(axis=0) / safe
-        self.means_ = means
+        shift = s1 / safe
+        var = s2 / safe - shift**2
+        self.means_ = np.where(ok, self.means_ + shift, self.means_)
         self.covars_ = np.where(ok, np.maximum(var, 0.0) + self.min_covar, self.covars_)
 
     def sample(self, states: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -367,6 +403,10 @@ class CategoricalEmission(Emission):
         return logp[:, x.astype(np.int64)].T
 
     def mstep(self, x: np.ndarray, gamma: np.ndarray) -> None:
+        self.mstep_stats(self.suff_stats(x, gamma))
+
+    def suff_stats(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """Return the expected symbol counts per state, shape (S, K)."""
         obs = ~np.isnan(x)
         K, S = len(self.symbols_), gamma.shape[1]
         codes = x[obs].astype(np.int64)
@@ -374,6 +414,9 @@ class CategoricalEmission(Emission):
         counts = np.empty((S, K))
         for s in range(S):
             counts[s] = np.bincount(codes, weights=g[:, s], minlength=K)
+        return counts
+
+    def mstep_stats(self, counts: np.ndarray) -> None:
         tot = counts.sum(axis=1, keepdims=True)
         ok = tot[:, 0] > 0
         self.emissionprob_ = np.where(ok[:, None], counts / np.where(tot > 0, tot, 1.0), self.emissionprob_)

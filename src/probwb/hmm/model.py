@@ -29,9 +29,10 @@ from probwb.errors import (
     NotFittedError,
     StateError,
 )
+from probwb.hmm._chunks import run_chunks
 from probwb.hmm.emissions import CategoricalEmission, Emission, make_emission
 from probwb.hmm.iohmm import InputEncoder, LogitTransitions
-from probwb.hmm.kernels import forward_backward, viterbi
+from probwb.hmm.kernels import viterbi
 
 __all__ = ["HMM", "SequenceData"]
 
@@ -491,13 +492,23 @@ class HMM:
         return gaps
 
     # ------------------------------------------------------------------ parameters
-    def _emission_loglik(self, seq: SequenceData, emissions: dict[str, Emission] | None = None) -> np.ndarray:
+    def _emission_loglik(self, seq: SequenceData, emissions: dict[str, Emission] | None = None,
+                         rows: slice | None = None) -> np.ndarray:
+        """Return the ``(M, S)`` emission log-likelihoods of every row, or of the rows in ``rows``."""
         emissions = emissions or self._emissions
+        rows = slice(None) if rows is None else rows
         total = None
         for col, em in emissions.items():
-            ll = em.loglik(seq.obs[col])
+            ll = em.loglik(seq.obs[col][rows])
             total = ll if total is None else total + ll
         return total
+
+    def _run_fb(self, seq: SequenceData, start: np.ndarray, trans: Any, emissions: dict[str, Emission] | None = None,
+                **kw: Any) -> Any:
+        """Forward–backward over ``seq`` in chunks of sequences (bounded memory); see :func:`run_chunks`."""
+        A, idx, _ = self._transitions(seq, trans)
+        return run_chunks(seq, lambda r0, r1: self._emission_loglik(seq, emissions, slice(r0, r1)),
+                          start, A, idx, **kw)
 
     def _transitions(self, seq: SequenceData, trans: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Return (transmat or stack, trans_index padded or None, pattern design rows or None).
@@ -709,9 +720,14 @@ class HMM:
         bar = Progress(total=int(self.n_iter), desc=f"HMM EM (restart {run + 1}/{self.n_init})",
                        disable=not self.verbose)
         for _ in range(int(self.n_iter)):
-            ll = seq.pad(self._emission_loglik(seq, emissions))
-            A, idx, patterns = self._transitions(seq, trans)
-            res = forward_backward(ll, seq.lengths, start, A, idx, posteriors=True, xi=True)
+            stats: dict[str, Any] = dict.fromkeys(emissions)
+
+            def collect(r0: int, r1: int, g: np.ndarray, stats: dict[str, Any] = stats) -> None:
+                for col, em in emissions.items():
+                    stats[col] = em.add_stats(stats[col], em.suff_stats(seq.obs[col][r0:r1], g))
+
+            res = self._run_fb(seq, start, trans, emissions, xi=True, on_chunk=collect)
+            patterns = seq._patterns[0]
             ll_total = float(res.log_prob.sum())
             if not np.isfinite(ll_total):
                 bad = int(np.flatnonzero(~np.isfinite(res.log_prob))[0])
@@ -726,9 +742,8 @@ class HMM:
                 break
             # M-step
             start = res.start_sum / N
-            gamma = res.rows(seq.row_seq, seq.row_pos)
             for col, em in emissions.items():
-                em.mstep(seq.obs[col], gamma)
+                em.mstep_stats(stats[col])
             counts = self._single_step_counts(seq, res.xi_sum, trans)
             if isinstance(trans, LogitTransitions):
                 trans.mstep(counts, patterns)
@@ -738,9 +753,7 @@ class HMM:
         bar.close()
         if not converged:
             # the last M-step moved the parameters past the last evaluation: score them
-            ll = seq.pad(self._emission_loglik(seq, emissions))
-            A, idx, _ = self._transitions(seq, trans)
-            ll_total = float(forward_backward(ll, seq.lengths, start, A, idx, posteriors=False).log_prob.sum())
+            ll_total = float(self._run_fb(seq, start, trans, emissions).log_prob.sum())
             history.append(ll_total + (trans.log_prior() if isinstance(trans, LogitTransitions) else 0.0))
             gain, gap = _em_gap(history)
         return {"start": start, "trans": trans, "emissions": emissions, "loglik": ll_total,
@@ -812,10 +825,7 @@ class HMM:
     def _forward(self, data: Any, *, posteriors: bool) -> tuple[SequenceData, Any]:
         self._check_fitted()
         seq = self._to_sequences(data, fitting=False)
-        ll = seq.pad(self._emission_loglik(seq))
-        A, idx, _ = self._transitions(seq, self._trans)
-        res = forward_backward(ll, seq.lengths, self.startprob_, A, idx, posteriors=posteriors)
-        return seq, res
+        return seq, self._run_fb(seq, self.startprob_, self._trans, keep_gamma=posteriors)
 
     def score(self, data: Any, *, per_sequence: bool = False) -> float | pd.Series:
         """Return the total log-likelihood, or with ``per_sequence=True`` a Series indexed by entity id."""
@@ -872,7 +882,7 @@ class HMM:
         seq, res = self._forward(data, posteriors=True)
         self._raise_impossible(seq, res.log_prob)
         # the smoothed posterior at the last step equals the filtered one
-        last = res.posteriors[np.arange(seq.lengths.shape[0]), seq.lengths - 1]
+        last = res.rows(np.arange(seq.lengths.shape[0]), seq.lengths - 1)
         return pd.DataFrame(last, index=pd.Index(seq.ids, name=self.id_col), columns=self.state_names_)
 
     def forecast(self, data: Any, steps: int = 1, *, inputs: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -889,7 +899,7 @@ class HMM:
         seq, res = self._forward(data, posteriors=True)
         self._raise_impossible(seq, res.log_prob)
         N = seq.lengths.shape[0]
-        p = res.posteriors[np.arange(N), seq.lengths - 1]
+        p = res.rows(np.arange(N), seq.lengths - 1)
         A_future = self.transmat_for(inputs) if isinstance(self._trans, LogitTransitions) else self.transmat_
         if seq.design is not None:
             last_rows = np.r_[0, np.cumsum(seq.lengths)][1:] - 1

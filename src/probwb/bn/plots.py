@@ -128,13 +128,14 @@ def plot_posterior(posterior: pd.Series | pd.DataFrame, ax: Any = None, *, title
     top = p.to_numpy() if err is None else p.to_numpy() + err[1]
     low = p.to_numpy() if err is None else p.to_numpy() - err[0]
     for i, v in enumerate(p.to_numpy()):
-        # above the error bar's cap when there is room, else just right of the error bar's line at the
-        # bar's height: a value label never sits under an error bar
+        # above the error bar's cap when there is room, else beside the error bar, offset in points past the
+        # caps' half-width (capsize): a value label never sits under an error bar
         if top[i] + 0.09 <= 1.0:
             ax.text(i, top[i] + 0.02, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
         else:
-            ax.text(i + 0.06, v if err is None else (v + low[i]) / 2, f"{v:.3f}", ha="left", va="center",
-                    fontsize=8, bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0, "pad": 1})
+            ax.annotate(f"{v:.3f}", (i, v if err is None else (v + low[i]) / 2), xytext=(6, 0),
+                        textcoords="offset points", ha="left", va="center", fontsize=8,
+                        bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0, "pad": 1})
     if err is not None and isinstance(posterior, pd.DataFrame):
         level = posterior.attrs.get("interval")
         ax.set_ylabel("probability" + (f" ({100 * float(level):g}% CrI)" if level else " (with credible interval)"))

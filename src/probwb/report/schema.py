@@ -35,6 +35,7 @@ __all__ = [
     "load_spec",
     "validate_spec",
     "spec_problems",
+    "check_spec",
     "spec_error",
     "formula_columns",
     "formula_column_problems",
@@ -296,6 +297,13 @@ def spec_problems(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | o
     return _check_spec(spec, base_dir=base_dir, check_data=check_data, check_columns=check_columns)[1]
 
 
+def check_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.PathLike | None = None,
+               check_data: bool = True, check_columns: bool = True) -> tuple[ValidatedSpec | None, list[str]]:
+    """Return ``(validated spec, [])`` for a valid spec, else ``(None, every problem)``; never raises
+    SpecError (see :func:`validate_spec` for what is checked)."""
+    return _check_spec(spec, base_dir=base_dir, check_data=check_data, check_columns=check_columns)
+
+
 def spec_error(problems: list[str]) -> SpecError:
     """Return a SpecError whose message holds every problem, one per line, and whose ``problems`` is the list."""
     err = SpecError("\n".join(problems))
@@ -380,6 +388,11 @@ def _check_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.
         max_rows = report.get("max_rows")
         if isinstance(max_rows, int) and not isinstance(max_rows, bool) and max_rows < 1:
             problems.append(f"report.max_rows must be at least 1, found {max_rows}")
+        units = report.get("units")
+        for col, unit in (units.items() if isinstance(units, dict) else []):
+            if not isinstance(unit, str) or not unit.strip():
+                problems.append(f"report.units.{col}: expected a unit name (text such as 'days'), found "
+                                f"{short_repr(unit)}")
     data_ok = False
     if isinstance(spec.get("data"), dict) and check_data:
         checked = attempt(check_data_section, spec["data"], base_dir=base_dir)

@@ -29,6 +29,9 @@ def test_cdnow_spec_runs_with_mle():
     # headers state the interval's level (#20)
     lo, hi = customers["clv 90% CI lower"], customers["clv 90% CI upper"]
     assert (lo <= customers["clv"]).all() and (customers["clv"] <= hi).all()
+    from probwb.report.tables import unlabelled_intervals
+
+    assert all(unlabelled_intervals(f) == [] for f in [out["summary"], *out["tables"].values()])
     counts = out["tables"]["frequency_counts"]
     assert counts["observed"].sum() == 2357
     assert set(out["figures"]) == {"p_alive_matrix", "frequency_counts"}

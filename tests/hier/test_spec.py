@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 
 from probwb.errors import SpecError
@@ -40,6 +41,25 @@ def test_run_spec_collects_report_parts():
     assert out["metrics"]["n_divergent"] == out["diagnostics"].n_divergent
     assert "verdict" in out["summary"].columns
     assert any("Diagnostics verdict" in t for t in out["text"])
+    # the figures a statistician looks for (#20), and readable tables
+    from probwb.report.tables import internal_ids, unlabelled_intervals
+
+    figs = out["figures"]
+    assert any(k.startswith("calibration curve") for k in figs)
+    assert any(k.startswith("posterior predictive check by hospital_id") for k in figs)
+    assert any(k.startswith("rank plots of the worst-mixing") for k in figs)
+    league_ax = figs["league table (hospital_id)"]
+    assert {t.get_text() for t in league_ax.get_yticklabels()} == set(out["tables"]["league table (hospital_id)"]
+                                                                      ["hospital_id"])
+    assert "90% credible interval" in league_ax.get_xlabel()
+    worst = out["diagnostics"].table.sort_values("r_hat", ascending=False).index[0]
+    ranks = figs[next(k for k in figs if k.startswith("rank plots"))]
+    assert worst in {a.get_ylabel() for a in np.asarray(ranks).ravel()}
+    top = out["tables"][next(k for k in out["tables"] if k.startswith("highest-risk rows"))]
+    assert "patient_id" in top.columns and "row" not in top.columns
+    assert top["patient_id"].str.fullmatch(r"P\d{6}").all()
+    for title, frame in {"summary": out["summary"], **out["tables"]}.items():
+        assert unlabelled_intervals(frame) == [] and internal_ids(frame) == [], title
     plt.close("all")
 
 

@@ -61,6 +61,12 @@ def test_domain_specs_run_quick(name):
                                                         if k.startswith("mean_return_always")) - 1e-9
     assert any(k.startswith("constraint ") for k in out["tables"])
     assert len(out["figures"]) == 3
+    # the value interval's headers state its level (#20)
+    from probwb.report.tables import internal_ids, unlabelled_intervals
+
+    assert {"value 90% CrI lower", "value 90% CrI upper"} <= set(summ.columns)
+    for title, frame in {"summary": summ, **out["tables"]}.items():
+        assert unlabelled_intervals(frame) == [] and internal_ids(frame) == [], title
     plt.close("all")
 
 

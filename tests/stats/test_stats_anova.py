@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probwb.errors import DataError, ProbwbWarning, SmallSampleWarning, SpecError
 from probwb.stats import anova, friedman, kruskal, mixed_anova, oneway, parse_formula, rm_anova, welch_anova
@@ -304,3 +306,38 @@ def test_tables_invariant_to_a_huge_offset(unbalanced, offset):
     np.testing.assert_allclose(shifted["F"].to_numpy()[:-1], ref["F"].to_numpy()[:-1], rtol=1e-9)
     w_ref = oneway(base, "y", "b", welch=True).statistic
     assert oneway(base.assign(y=base.y + offset), "y", "b", welch=True).statistic == pytest.approx(w_ref, rel=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(2, 7), n=st.integers(12, 400), unused=st.integers(0, 3),
+       missing=st.sampled_from([0.0, 0.1]), kind=st.sampled_from(["category", "str", "int"]))
+def test_oneway_fast_grouping_matches_scipy_f_oneway(seed, k, n, unused, missing, kind):
+    """Counting used categories (instead of pandas' sort) keeps scipy's F and p, and the levels in category order."""
+    from scipy.stats import f_oneway
+
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, k, n)
+    g[:k] = np.arange(k)  # every level appears at least once
+    y = rng.normal(0.0, 1.0, n) + 0.3 * g + 1e3
+    cats = [f"L{i}" for i in range(k + unused)]
+    rng.shuffle(cats)  # category order is not sorted order, and some categories are never used
+    labels = np.array(cats, dtype=object)[g]
+    col = {"category": pd.Categorical(labels, categories=cats), "str": labels, "int": g * 3}[kind]
+    df = pd.DataFrame({"y": y, "g": col})
+    drop = rng.random(n) < missing
+    drop[:k] = False
+    df.loc[drop, "y"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = oneway(df, "y", "g", missing="drop")
+    keep = ~drop
+    peer = f_oneway(*[y[keep & (g == i)] for i in range(k)])
+    assert r.statistic == pytest.approx(peer.statistic, rel=1e-10)
+    assert r.pvalue == pytest.approx(peer.pvalue, rel=1e-10, abs=1e-300)
+    levels = list(r.details["groups"].index)
+    if kind == "category":
+        assert levels == [c for c in cats if c in set(labels)]
+    else:
+        assert levels == sorted(set(col))
+    counts = pd.Series(np.asarray(col, dtype=object)[keep]).value_counts()
+    assert list(r.details["groups"]["n"]) == [int(counts[lev]) for lev in levels]

@@ -289,3 +289,45 @@ def test_mdp_and_pomdp_definitions_share_the_surface() -> None:
     assert pomdp.plot(ax=ax, n_beliefs=30, random_state=0) is ax
     with pytest.raises(ModelError, match="did you mean 'values'"):
         forest(3).plot("value")
+
+
+# ---------------------------------------------------------------- one spelling per concept
+def test_hmm_columns_spelling_is_deprecated_and_fits_the_same_model() -> None:
+    from probwb.hmm import HMM
+
+    data = _poisson_panel(30, 6)
+    with pytest.warns(FutureWarning, match=r"emission=\{'y': 'poisson'\}") as rec:
+        old = HMM(2, emission="poisson", columns=["y"], n_init=1, random_state=0).fit(data)
+    assert rec[0].filename == __file__, "the warning points at the caller's line"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = HMM(2, emission={"y": "poisson"}, n_init=1, random_state=0).fit(data)
+    assert old.loglik_ == new.loglik_ and np.array_equal(old.transmat_, new.transmat_)
+    with pytest.raises(ModelError, match="give the observed columns once"):
+        HMM(2, emission={"y": "poisson"}, columns=["y"]).fit(data)
+
+
+def _doc_sources() -> dict[str, str]:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = {"README.md": (root / "README.md").read_text(encoding="utf-8")}
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        out[nb.name] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    for spec in sorted((root / "models").glob("*.yaml")):
+        out[spec.name] = spec.read_text(encoding="utf-8")
+    return out
+
+
+def test_readme_notebooks_and_specs_spell_hmm_emissions_one_way() -> None:
+    import re
+
+    sources = _doc_sources()
+    assert any("emission={" in text or "emission: {" in text for text in sources.values())
+    for name, text in sources.items():
+        for call in re.findall(r"HMM\((.*?)\)\.fit", text, flags=re.S):
+            assert "columns=" not in call, f"{name}: HMM(... columns=...) is the deprecated spelling"
+        if name.endswith(".yaml") and re.search(r"^\s*kind:\s*hmm", text, flags=re.M):
+            assert not re.search(r"^\s+columns:", text, flags=re.M), f"{name}: use emission: {{column: type}}"

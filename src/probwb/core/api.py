@@ -16,7 +16,8 @@ import numpy as np
 from probwb.core.validation import check_known_keys, short_repr
 from probwb.errors import ModelError
 
-__all__ = ["param_names", "get_params", "set_params", "estimator_repr", "plot_kind", "posterior_plot_kinds"]
+__all__ = ["param_names", "get_params", "set_params", "estimator_repr", "plot_kind", "posterior_plot_kinds",
+           "user_stacklevel"]
 
 
 def param_names(cls: type) -> list[str]:
@@ -111,3 +112,16 @@ def posterior_plot_kinds(idata: Any, ax: Any, var_names: Any = None) -> dict[str
         return plots.plot_rank(idata, kw.pop("var_names", var_names), axes=ax, **kw)
 
     return {"trace": trace, "rank": rank}
+
+
+def user_stacklevel() -> int:
+    """Return the ``stacklevel`` for ``warnings.warn`` called by the caller of this function that points at
+    the first frame outside probwb (the user's line), however deep inside probwb the warning is raised."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level

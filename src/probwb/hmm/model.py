@@ -297,17 +297,27 @@ class HMM:
 
     def _resolve_emissions(self, data: pd.DataFrame | None, n_cols_array: int | None) -> dict[str, Emission]:
         if isinstance(self.emission, dict):
+            if self.columns is not None:
+                from probwb.core.validation import short_repr
+
+                raise ModelError(f"give the observed columns once: emission={short_repr(self.emission)} names "
+                                 f"them, and columns={short_repr(self.columns)} was given too; drop columns=")
             spec = dict(self.emission)
         else:
             if self.columns is not None:
+                # one spelling per concept (#20): the README, notebooks and specs write emission={column: type}
+                from probwb.core.api import user_stacklevel
+
                 cols = list(self.columns)
+                warnings.warn(f"columns= with emission={self.emission!r} is deprecated and will be removed; write "
+                              f"emission={dict.fromkeys(map(str, cols), self.emission)!r}",
+                              FutureWarning, stacklevel=user_stacklevel())
             elif data is not None:
                 skip = {self.id_col, self.time_col, *self._input_list()}
                 cols = [c for c in data.columns if c not in skip]
                 if len(cols) != 1:
                     raise DataError(
-                        f"say which columns are observed (columns=[...] or emission={{column: type}}); "
-                        f"candidates found: {cols}"
+                        f"say which columns are observed (emission={{column: type}}); candidates found: {cols}"
                     )
             else:
                 cols = ["y"] if n_cols_array in (None, 1) else [f"y{k}" for k in range(n_cols_array)]

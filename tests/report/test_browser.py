@@ -1,10 +1,14 @@
-"""Open a generated report in headless Chromium: it renders, shows its figures, and logs no console errors.
+"""Open reports in headless Chromium: they render, show their figures, and log no console errors.
 
-Chromium is installed by ``scripts/test-deps.sh`` (``make test``); without it this test skips with a reason.
+The real --quick report of one spec per family (bn, hmm, mdp, hier, clv, stats; the same files
+test_all_specs.py writes) is opened and a screenshot of each is saved to ``test-output/screenshots/`` in the
+checkout. Chromium is installed by ``scripts/test-deps.sh`` (``make test``); without it these tests skip with
+a reason that ``pytest -ra`` shows.
 """
 
 from __future__ import annotations
 
+import html
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,11 +17,17 @@ import numpy as np
 import pytest
 
 from probwb.report import write_report
+from probwb.report.schema import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+FAMILIES = ("bn", "hmm", "mdp", "hier", "clv", "stats")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium is not installed (scripts/test-deps.sh installs it with apt)")
+    CHROMIUM is None, reason="headless Chromium is not installed: scripts/test-deps.sh (make test) installs it "
+    "with apt-get as root; elsewhere install chromium to run the browser check of reports")
 
 # Appended to a copy of the report (never to the report itself, which has no scripts): after load it
 # writes each image's decoded width into the DOM so --dump-dom can show whether the PNGs really decoded.
@@ -69,3 +79,49 @@ def test_console_error_detection_works(tmp_path):
     page.write_text("<!DOCTYPE html><html><body><p>x</p><script>notAFunction();</script></body></html>")
     run = _chromium("--dump-dom", page.as_uri(), tmp=tmp_path)
     assert _console_errors(run.stderr), "a page with an uncaught error should be detected"
+
+
+def _first_spec_per_family() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in sorted((ROOT / "models").glob("*.yaml")):
+        kind = (load_spec(path).get("model") or {}).get("kind")
+        found.setdefault(kind, path)
+    return found
+
+
+_SPECS = _first_spec_per_family()
+
+
+def test_every_family_has_a_spec():
+    assert set(FAMILIES) <= set(_SPECS), f"no spec in models/ for {set(FAMILIES) - set(_SPECS)}"
+
+
+@pytest.mark.parametrize("kind", FAMILIES)
+def test_real_report_renders_in_chromium(kind, quick_report, tmp_path):
+    rep, report, _ = quick_report(_SPECS[kind])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{kind}_{rep.name}.png"
+    shot.unlink(missing_ok=True)
+    run = _chromium(f"--screenshot={shot}", "--window-size=1280,1600", report.as_uri(), tmp=tmp_path)
+    assert shot.exists(), f"chromium wrote no screenshot of {rep.name}: {run.stderr[-2000:]}"
+    assert _console_errors(run.stderr) == []
+
+    import matplotlib.image as mpimg
+
+    pixels = mpimg.imread(shot)[..., :3]
+    assert pixels.shape[:2] == (1600, 1280)
+    assert pixels.std() > 0.05, f"the screenshot of {rep.name} is blank"
+    if rep.footer["quick"] and rep.diagnostics["verdict"] in ("ok", "warn", "fail"):
+        # a quick run's banner is the grey "not meaningful" one, never the red failing one
+        red = np.all(np.abs(pixels - np.array([0xfd, 0xe7, 0xe6]) / 255) < 0.02, axis=-1)
+        assert red.sum() < 500, f"{rep.name}: a red banner on a quick run"
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text().replace("</body>", _PROBE + "</body>"))
+    dom = _chromium("--dump-dom", "--virtual-time-budget=5000", probe.as_uri(), tmp=tmp_path)
+    assert _console_errors(dom.stderr) == []
+    assert f"<h1>{html.escape(rep.title, quote=False)}</h1>" in dom.stdout
+    widths = dom.stdout.split('data-img-widths="', 1)[1].split('"', 1)[0]
+    widths = [int(w) for w in widths.split(",") if w]
+    assert len(widths) == len(rep.figures), f"{rep.name}: {len(widths)} images for {len(rep.figures)} figures"
+    assert all(w > 100 for w in widths), f"{rep.name}: figures did not decode: widths {widths}"

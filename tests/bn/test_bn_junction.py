@@ -357,15 +357,28 @@ def test_categorical_and_string_columns_encode_alike(asia):
 
 
 @needs_numba
-def test_a_network_roots_its_tree_for_queries_after_a_few(asia, monkeypatch):
-    # a one-off query is answered by elimination (rooting the tree costs more than it saves);
-    # from the _TREE_QUERY_AFTER-th query on, by tree rows
-    monkeypatch.setattr(junction, "kernel_cached", lambda *a: True)
+def test_single_queries_never_build_the_tree_but_use_a_rooted_one(monkeypatch):
+    # loading the kernel and rooting the tree (0.1-2 s) would stall one query: single queries are
+    # answered by elimination however many come, and by tree rows once something else (here
+    # log_likelihood) has rooted the tree with the kernel loaded
+    assert bn_network._TREE_QUERY_AFTER is None
+    asia = BayesNet.from_bundled("asia")  # a fresh network: no tree built by other tests
+    want = asia.query("lung", {"smoke": "yes"})
     calls = []
     monkeypatch.setattr(junction, "tree_rows", lambda *a, **k: calls.append(1) or _TREE_ROWS(*a, **k))
-    for i in range(bn_network._TREE_QUERY_AFTER + 2):
+    for _ in range(10):
         asia.query("lung", {"smoke": "yes"})
-        assert bool(calls) == (i + 1 >= bn_network._TREE_QUERY_AFTER)
+    assert not calls and () not in asia._jt
+    rows = asia.sample(5, random_state=0)
+    rows["lung"] = None  # incomplete rows: log-likelihood on the tree (rooted without a target)
+    monkeypatch.setattr(bn_network, "_ENGINE", "junction")
+    asia.log_likelihood(rows)
+    monkeypatch.setattr(bn_network, "_ENGINE", "auto")
+    assert calls and -1 in asia._jt[()].rooted
+    calls.clear()
+    got = asia.query("lung", {"smoke": "yes"})
+    assert calls == [1] or not junction.kernel_ready()
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), atol=1e-14, rtol=0)
 
 
 def test_many_patterns_without_the_tree_choose_soft_or_per_pattern_plans(asia, engine, monkeypatch):

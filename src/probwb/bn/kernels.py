@@ -36,7 +36,9 @@ __all__ = [
     "elimination_order",
     "requisite_nodes",
     "network_order",
+    "query_schedule",
     "run_plan",
+    "run_query_schedule",
     "enumerate_joint",
     "max_product",
 ]
@@ -456,6 +458,12 @@ def run_plan(
 
 # numpy's einsum takes at most 32 operands
 _MAX_OPERANDS = 30
+# loop-space entries that cost about as much as one more einsum call (its ~1-2 us of overhead)
+_EINSUM_CALL = 256
+try:  # einsum without its Python dispatch layer (~1 us a call): single queries make ~10 calls
+    from numpy._core.multiarray import c_einsum as _c_einsum
+except ImportError:  # pragma: no cover - numpy moved it
+    _c_einsum = np.einsum
 
 
 def _einsum(subs: str, ops: list[np.ndarray]) -> np.ndarray:
@@ -474,6 +482,153 @@ def _einsum(subs: str, ops: list[np.ndarray]) -> np.ndarray:
         words = [mid] + rest
         ops = [part] + ops[_MAX_OPERANDS:]
     return np.einsum(",".join(words) + "->" + out, *ops)
+
+
+class QuerySchedule(NamedTuple):
+    """A single query's elimination written down once per pattern (see :func:`query_schedule`).
+
+    ``sources``: per input factor, the node and an index template over its family (``None`` for a
+    free axis, else the observed node whose state indexes that axis; an empty template: the whole
+    CPT). ``steps``: ``(input slots, their einsum sublists, output sublist)``, each output appended
+    as a new slot; the last step's output has the targets' axes in order. ``dropped``: ancestors of
+    the evidence whose CPTs were pruned as d-separated from the targets (a zero in one of them can
+    make the evidence impossible unseen). ``max_table``: the largest table created.
+    """
+
+    sources: tuple[tuple[int, tuple[int | None, ...]], ...]
+    steps: tuple[tuple[tuple[int, ...], tuple[list[int], ...], list[int]], ...]
+    dropped: frozenset[int]
+    max_table: int
+
+
+def query_schedule(
+    parents: Sequence[Sequence[int]],
+    children: Sequence[Sequence[int]],
+    cards: Sequence[int],
+    rank: Mapping[int, int],
+    targets: tuple[int, ...],
+    evidence: frozenset[int],
+    *,
+    joint: bool = False,
+) -> QuerySchedule | None:
+    """Return the elimination schedule of one unbatched query ``P(targets | evidence)``.
+
+    Nodes d-separated from the targets are pruned (Bayes-ball) unless ``joint``, which keeps every
+    ancestor of the targets and evidence so the output sums to ``P(evidence)``. Variables are
+    eliminated in the network-wide ``rank`` order. Returns None when the query has more than 52
+    variables or a step more operands than one einsum takes: the general :func:`compile_plan`
+    path answers those. Unlike a :class:`Plan` the steps use einsum's integer sublists, so nothing
+    is parsed per query and a new pattern costs a few tens of microseconds to schedule.
+    """
+    if joint:
+        cpt_nodes = ancestors(parents, set(targets) | evidence)
+        relevant = set(cpt_nodes)
+        dropped: frozenset[int] = frozenset()
+    else:
+        cpt_nodes = requisite_nodes(parents, children, targets, evidence)
+        relevant = set(cpt_nodes)
+        for v in cpt_nodes:
+            relevant.update(parents[v])
+        dropped = frozenset(ancestors(parents, evidence) - cpt_nodes)
+    free_vars = relevant - evidence
+    if len(free_vars) > len(_LETTERS):
+        return None
+    # variables as einsum sublist integers, numbered in elimination rank
+    local = {u: i for i, u in enumerate(sorted(free_vars, key=rank.__getitem__))}
+    sources = []
+    scope_of: list[list[int]] = []
+    holders: list[set[int]] = [set() for _ in local]
+    for v in sorted(cpt_nodes):
+        fam = (*parents[v], v)
+        if evidence.isdisjoint(fam):
+            sources.append((v, ()))
+            sc = [local[u] for u in fam]
+        else:
+            sources.append((v, tuple(u if u in evidence else None for u in fam)))
+            sc = [local[u] for u in fam if u not in evidence]  # the CPT's own axis order
+        for i in sc:
+            holders[i].add(len(scope_of))
+        scope_of.append(sc)
+    steps: list[tuple[tuple[int, ...], tuple[list[int], ...], list[int]]] = []
+    # per step: its einsum loop space, and the product of the cards it sums out
+    spaces: list[int] = []
+    summed: list[int] = []
+    max_table = 1
+    card = [cards[u] for u in sorted(local, key=local.__getitem__)]
+    target_ids = [local[u] for u in targets]
+
+    def add_step(ins: tuple[int, ...], out_scope: list[int], space: int, gone: int) -> None:
+        subs = [scope_of[s] for s in ins]
+        prev = len(scope_of) - 1
+        # fold the previous step in when one einsum over both is cheaper than two calls (an einsum
+        # call costs about as much as a few hundred entries of its loop space)
+        if steps and prev in ins and space * summed[-1] <= spaces[-1] + space + _EINSUM_CALL:
+            p_ins, p_subs, _ = steps.pop()
+            k = ins.index(prev)
+            ins = p_ins + ins[:k] + ins[k + 1:]
+            subs = [*p_subs, *subs[:k], *subs[k + 1:]]
+            folded = summed.pop()
+            space *= folded
+            gone *= folded
+            spaces.pop()
+            scope_of.pop()
+        steps.append((ins, tuple(subs), out_scope))
+        spaces.append(space)
+        summed.append(gone)
+        scope_of.append(out_scope)
+
+    for i in range(len(local)):
+        if i in target_ids:
+            continue
+        ins = tuple(sorted(holders[i]))
+        if not ins:
+            continue
+        out: set[int] = set()
+        for s in ins:
+            out.update(scope_of[s])
+        out.discard(i)
+        for s in ins:
+            for j in scope_of[s]:
+                holders[j].discard(s)
+        size = card[i]
+        for j in out:
+            size *= card[j]
+        if size > max_table:
+            max_table = size
+        out_scope = sorted(out)
+        add_step(ins, out_scope, size, card[i])
+        # a folded step reuses the slot of the step it absorbed
+        slot = len(scope_of) - 1
+        for j in out_scope:
+            holders[j].add(slot)
+    done = {s for st in steps for s in st[0]}
+    final = tuple(s for s in range(len(scope_of)) if s not in done)
+    space = 1
+    for j in target_ids:
+        space *= card[j]
+    add_step(final, target_ids, space, 1)
+    if any(len(s[0]) > _MAX_OPERANDS for s in steps):
+        return None
+    return QuerySchedule(tuple(sources), tuple(steps), dropped, max_table)
+
+
+def run_query_schedule(sched: QuerySchedule, cpts: Sequence[np.ndarray], evidence: Mapping[int, int]
+                       ) -> np.ndarray:
+    """Execute ``sched`` and return the unnormalised table over its targets (axes in order)."""
+    factors = []
+    for v, tmpl in sched.sources:
+        arr = cpts[v]
+        if tmpl:
+            arr = arr[tuple(slice(None) if u is None else evidence[u] for u in tmpl)]
+        factors.append(arr)
+    for ins, subs, out in sched.steps:
+        args: list = []
+        for s, sub in zip(ins, subs, strict=True):
+            args.append(factors[s])
+            args.append(sub)
+        args.append(out)
+        factors.append(_c_einsum(*args) if ins else np.ones(()))
+    return factors[-1]
 
 
 def enumerate_joint(parents: Sequence[Sequence[int]], cpts: Sequence[np.ndarray]) -> np.ndarray:

@@ -52,8 +52,15 @@ _SOFT_TABLE = 65_536
 _PLAN_ENTRIES = 20_000
 #: joint target states up to which a query is answered by junction-tree rows (one per state)
 _TREE_QUERY_ROWS = 64
-#: queries of a network after which it roots its junction tree for queries (if not rooted yet)
-_TREE_QUERY_AFTER = 4
+#: queries of a network after which a query roots the junction tree itself (loading the kernel and
+#: rooting costs 0.1-2 s, a stall no single query should pay); None: single queries use a tree only
+#: when it is already rooted (by log_likelihood or an earlier query)
+_TREE_QUERY_AFTER: int | None = None
+#: single-query schedules creating larger tables than this under the network-wide order go to the
+#: general plan, which also tries an order searched for the query
+_SCHEDULE_TABLE = 4096
+# below this sum a single query's product may have underflowed: the general path rescales
+_FAST_TINY = 1e-280
 # from this many string cells on, one compiled pass codes them (per-column hashing costs ~0.2 ms a
 # column of 10,000 cells, mostly per-column overhead when cells are missing)
 _WIDE_CELLS = 100_000
@@ -316,6 +323,7 @@ class BayesNet:
         self._plans = OrderedDict()
         self._jt = {}
         self._rank = None
+        self._schedules = None
         self._children = [[c for c in range(len(names)) if v in self._parents[c]] for v in range(len(names))]
         self._pd_index = [pd.Index(st, dtype=object, name=n) for n, st in zip(names, self._states, strict=True)]
 
@@ -431,7 +439,7 @@ class BayesNet:
                     states[str(u)] = [str(s) for s in st] if st is not None else [str(k) for k in range(card[i])]
             parents[var] = pas
             vals = np.asarray(cpd.get_values(), dtype=float).reshape(tuple(card))
-            cpts[var] = np.moveaxis(vals, 0, -1)
+            cpts[var] = np.ascontiguousarray(np.moveaxis(vals, 0, -1))
         missing = set(map(str, model.nodes())) - set(parents)
         if missing:
             raise ModelError(f"pgmpy model has nodes without a CPD: {sorted(missing)}")
@@ -441,9 +449,11 @@ class BayesNet:
 
     @classmethod
     def from_bif(cls, path: str | os.PathLike, **kwargs: Any) -> BayesNet:
-        """Return a network read from a BIF file (``.bif`` or gzipped ``.bif.gz``) or an XMLBIF file
-        (``.xml``/``.xmlbif``), through pgmpy's readers; state names are kept. ``kwargs`` go to
-        :meth:`from_pgmpy` (``rounding_tol``) and the constructor."""
+        """Return a network read from a BIF file (``.bif`` or gzipped ``.bif.gz``; probwb's own
+        reader, :mod:`probwb.bn.bif`) or an XMLBIF file (``.xml``/``.xmlbif``, through pgmpy's
+        reader); state names are kept. ``rounding_tol`` (default 1e-4) renormalises CPT rows that
+        miss 1 by at most that much (rounded decimals in the file, see :meth:`from_pgmpy`); other
+        ``kwargs`` go to the constructor. A malformed BIF file raises SpecError naming the line."""
         path = Path(path)
         opener = gzip.open if path.suffix == ".gz" else open
         try:
@@ -456,11 +466,17 @@ class BayesNet:
             from pgmpy.readwrite import XMLBIFReader
 
             model = XMLBIFReader(string=text).get_model()
-        else:
-            from pgmpy.readwrite import BIFReader
+            return cls.from_pgmpy(model, **kwargs)
+        from probwb.bn.bif import parse_bif
 
-            model = BIFReader(string=text).get_model()
-        return cls.from_pgmpy(model, **kwargs)
+        bif = parse_bif(text, repr(str(path)))
+        rounding_tol = kwargs.pop("rounding_tol", 1e-4)
+        # nodes keyed in sorted order, as pgmpy's reader gives them: the same node order (ids) as
+        # a network read through pgmpy
+        order = sorted(bif.names)
+        net = cls({n: bif.parents[n] for n in order}, {n: bif.states[n] for n in order}, **kwargs)
+        net._set_cpts(bif.cpts, rounding_tol=rounding_tol)
+        return net
 
     @classmethod
     def from_bundled(cls, name: str, **kwargs: Any) -> BayesNet:
@@ -998,9 +1014,17 @@ class BayesNet:
         """P(targets, evidence) up to a constant factor, axes in ``t`` order, from the junction
         tree: one kernel row per joint state of the targets, each with the evidence plus that
         state, giving log P(row) (the tree rooted without a target serves every query). None
-        where elimination answers instead: no numba kernel loaded or cached on disk (a single
-        query does not wait seconds for a compile), targets observed, more than
-        ``_TREE_QUERY_ROWS`` joint states, or cliques too large for a tree."""
+        where elimination answers instead: the tree not rooted yet with its kernel loaded (a
+        single query never waits for a kernel load, a compile or a rooting unless
+        ``_TREE_QUERY_AFTER`` says so), targets observed, more than ``_TREE_QUERY_ROWS`` joint
+        states, or cliques too large for a tree."""
+        # loading the kernel (0.1-0.4 s, numba's import included) and rooting the tree (0.01-2 s)
+        # would stall one query for what a scheduled elimination answers in well under 1 ms
+        built = (getattr(self, "_jt", None) or {}).get(())
+        self._n_queries = getattr(self, "_n_queries", 0) + 1
+        rooted = built is not None and -1 in built.rooted
+        if not rooted and (_TREE_QUERY_AFTER is None or self._n_queries < _TREE_QUERY_AFTER):
+            return None
         from probwb.bn import junction
 
         if _ENGINE == "einsum" or not junction.HAVE_NUMBA or any(v in ev for v in t):
@@ -1009,11 +1033,7 @@ class BayesNet:
         n = int(np.prod(shape))
         if n > _TREE_QUERY_ROWS or not junction.kernel_cached():
             return None
-        # rooting the tree costs ~10-500 ms (its tables): the first few queries of a network are
-        # answered by elimination, which a one-off query would wait for least
-        built = (getattr(self, "_jt", None) or {}).get(())
-        self._n_queries = getattr(self, "_n_queries", 0) + 1
-        if (built is None or -1 not in built.rooted) and self._n_queries < _TREE_QUERY_AFTER:
+        if _TREE_QUERY_AFTER is None and not junction.kernel_ready():
             return None
         tree = self._junction({})
         if tree is None:
@@ -1028,6 +1048,44 @@ class BayesNet:
             return np.zeros(shape)
         # rescaled by the largest: the ratios are exact where the probabilities would underflow
         return np.exp(logp - top).reshape(shape)
+
+    def _fast_table(self, t: list[int], ev: dict[int, int]) -> np.ndarray | None:
+        """P(targets, evidence) up to a constant factor, axes in ``t`` order, by an elimination
+        scheduled with einsum sublists (a new query pattern costs tens of microseconds, so the
+        first query of a network is as fast as the hundredth). None where the general plan
+        answers instead: targets observed, tables above ``_SCHEDULE_TABLE`` entries under the
+        network-wide order (the plan then searches a query-specific order), more than 52
+        variables, or a product so small it may have underflowed."""
+        if any(v in ev for v in t):
+            return None
+        if self._rank is None:
+            self._rank = kernels.network_order(self._parents, self._cards, self.elimination)
+        cache = getattr(self, "_schedules", None)
+        if cache is None or cache[0] is not self._cpts:
+            # the zero pattern of the CPTs decides which schedules are exact: new CPTs, new cache
+            zeros = frozenset(v for v, c in enumerate(self._cpts) if not c.all())
+            cache = self._schedules = (self._cpts, zeros, OrderedDict())
+        _, zeros, scheds = cache
+        key = (tuple(t), frozenset(ev))
+        sched = scheds.get(key, False)
+        if sched is False:
+            sched = kernels.query_schedule(self._parents, self._children, self._cards, self._rank,
+                                           key[0], key[1])
+            if sched is not None and not zeros.isdisjoint(sched.dropped):
+                # a pruned CPT with a zero could make the evidence impossible unseen: keep every
+                # ancestor, so the table sums to P(evidence) and a zero sum is the check
+                sched = kernels.query_schedule(self._parents, self._children, self._cards,
+                                               self._rank, key[0], key[1], joint=True)
+            if sched is not None and sched.max_table > _SCHEDULE_TABLE:
+                sched = None
+            scheds[key] = sched
+            if len(scheds) > _PLAN_CACHE_SIZE:
+                scheds.popitem(last=False)
+        if sched is None:
+            return None
+        table = kernels.run_query_schedule(sched, self._cpts, ev)
+        # an underflowing product (many observations) goes to the general path, which rescales
+        return table if table.sum() > _FAST_TINY else None
 
     def _evidence_text(self, ev: Mapping[int, int], dd: Mapping[int, int] | None = None) -> str:
         parts = [f"{self._names[v]}={self._states[v][s]!r}" for v, s in ev.items()]
@@ -1056,7 +1114,11 @@ class BayesNet:
         read it: one row per joint target state; otherwise an elimination plan per query pattern.
         """
         t, ev, dd = self._prepare(variables, evidence, do)
-        table = self._tree_table(t, ev) if interval is None and not dd else None
+        table = None
+        if interval is None and not dd:
+            table = self._tree_table(t, ev)
+            if table is None:
+                table = self._fast_table(t, ev)
         if table is None:
             table = self._joint_table(t, ev, dd)
         z = table.sum()
@@ -1743,6 +1805,7 @@ class BayesNet:
         state = dict(self.__dict__)
         state["_plans"] = OrderedDict()  # plans are cheap to rebuild and not worth storing
         state["_jt"] = {}
+        state["_schedules"] = None
         return state
 
     def summary(self) -> pd.DataFrame:

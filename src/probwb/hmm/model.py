@@ -144,9 +144,10 @@ class HMM:
     Parameters
     ----------
     n_states, state_names : number of hidden states, or their names (which fixes the number).
-    emission : "poisson", "gaussian", "categorical" for every observed column, or a dict column -> type.
-    columns : observed columns when ``emission`` is a single type (default: every column that is not the
-        id, time or an input).
+    emission : a dict column -> type ("poisson", "gaussian", "categorical"), e.g. ``{"purchases": "poisson"}``:
+        the one spelling for DataFrames. A single type applies to the one observed column of a DataFrame
+        (the column that is not the id, time or an input) or to every column of arrays.
+    columns : deprecated (FutureWarning): ``emission="poisson", columns=["y"]`` is ``emission={"y": "poisson"}``.
     id_col, time_col : entity and time columns of a long DataFrame.
     time_gaps : what a jump in an entity's time column means. The grid step is the smallest step between
         two rows of one entity in the fit data (``time_step`` sets it instead: a number for numeric times,

@@ -1,113 +1,192 @@
-"""probwb.hmm against hmmlearn, side by side in one process on the same data and parameters.
+"""probwb.hmm against hmmlearn under the fair rules (benchmarks/fair.py): memory, time and cold start.
 
-Workloads (from issue #4):
-1. many short sequences: 100,000 sequences x 20 steps, 3 states, Poisson emissions — ``score`` plus
-   ``predict_proba`` and one EM iteration. hmmlearn's cost is a per-sequence overhead, so it is timed on
-   a subset (20,000 sequences by default) and its time scaled linearly to the full size; the answers are
-   compared on that subset.
-2. one long sequence: T = 1,000,000, 8 states, Gaussian — ``score``, ``predict_proba`` and Viterbi.
+Workloads (issues #4 and #22), 3-state Poisson chains of 20 steps per customer unless stated:
 
-Run ``python benchmarks/bench_hmm.py`` (or ``--quick`` for a small smoke run); prints a markdown table.
+1. **Memory per observation** (peak resident memory above the level once the data are in memory, each
+   measurement in its own fresh process): one EM iteration (hmmlearn ``fit(n_iter=1)`` on ``X, lengths``;
+   probwb's EM step on its prepared sequences, and ``HMM.fit(n_iter=1)`` from the DataFrame), ``score`` and
+   ``predict_proba`` at 10,000 / 100,000 sequences, probwb alone at 1,000,000 (hmmlearn would take ~5 min per
+   iteration there). Goal: probwb's EM iteration <= 1.5x hmmlearn's bytes per observation, bounded at 1M.
+2. **Time**, A/B alternated with equal repetitions, medians: hmmlearn through ``fit()`` (one EM iteration,
+   no initialisation: both sides start from the same parameters) and ``score`` + ``predict_proba``; probwb
+   through ``HMM.fit`` / ``score`` / ``predict_proba`` on the DataFrame. Both sides run on the same
+   sequences (no extrapolation). One long sequence (T = 1,000,000, 8-state Gaussian) as in issue #4.
+3. **Cold start**: a fresh process with empty caches: import, build the data, first fit.
+
+Run ``python benchmarks/bench_hmm.py`` (``--quick`` for a smoke run); prints markdown.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import time
-from collections.abc import Callable
+import json
+import sys
+import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+import fair  # noqa: E402
+
+START = np.array([0.7, 0.25, 0.05])
+TRANS = np.array([[0.90, 0.08, 0.02], [0.15, 0.70, 0.15], [0.0, 0.0, 1.0]])
+RATES = np.array([2.0, 0.6, 0.05])
+LENGTH = 20
 
 
-def _time(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
-def short_sequences(n_seq: int, n_ref: int, length: int, rows: list[dict[str, Any]]) -> None:
-    from hmmlearn import hmm as hl
-
+def make_frame(n_seq: int, seed: int = 0) -> Any:
+    """Return a long DataFrame (customer, week, purchases) drawn from the 3-state Poisson chain."""
     from probwb.hmm import HMM
 
-    start = np.array([0.7, 0.25, 0.05])
-    trans = np.array([[0.90, 0.08, 0.02], [0.15, 0.70, 0.15], [0.0, 0.0, 1.0]])
-    rates = np.array([2.0, 0.6, 0.05])
-    truth = HMM.from_params(start, trans, {"purchases": ("poisson", {"rates": rates})},
-                            state_names=["active", "at_risk", "churned"], id_col="customer", time_col="week")
-    frame = truth.sample(n_seq, length, random_state=0).drop(columns="state")
-    X = frame["purchases"].to_numpy().reshape(-1, 1)
-    lengths = np.full(n_seq, length)
-    sub = frame[frame["customer"] < n_ref]
-    X_sub, len_sub = X[: n_ref * length], lengths[:n_ref]
+    truth = HMM.from_params(START, TRANS, {"purchases": ("poisson", {"rates": RATES})},
+                            id_col="customer", time_col="week")
+    return truth.sample(n_seq, LENGTH, random_state=seed).drop(columns="state")
 
-    ref = hl.PoissonHMM(n_components=3, init_params="", params="stl")
-    ref.startprob_, ref.transmat_, ref.lambdas_ = start, trans, rates[:, None]
-    scale = n_seq / n_ref
 
-    t_ref_score, ref_ll = _time(lambda: ref.score(X_sub, len_sub))
-    t_ref_post, ref_post = _time(lambda: ref.predict_proba(X_sub, len_sub))
-    t_our_score, _ = _time(lambda: truth.score(frame), repeat=2)
-    t_our_post, _ = _time(lambda: truth.predict_proba(frame), repeat=2)
-    our_ll = truth.score(sub)
-    our_post = truth.predict_proba(sub).to_numpy()
-    agree = max(abs(our_ll - ref_ll) / abs(ref_ll), float(np.abs(our_post - ref_post).max()))
-    ref_total = (t_ref_score + t_ref_post) * scale
-    ours_total = t_our_score + t_our_post
-    rows.append({"workload": f"{n_seq:,} seq x {length}, Poisson, 3 states: score + predict_proba",
-                 "hmmlearn s": ref_total, "probwb s": ours_total, "speed-up": ref_total / ours_total,
-                 "max diff": agree, "note": f"hmmlearn timed on {n_ref:,} seq, x{scale:g}"})
+def _hmmlearn(n_iter: int = 1) -> Any:
+    from hmmlearn import hmm as hl
 
-    # One EM iteration from the same starting parameters (hmmlearn: fit with n_iter=1 and no init).
-    ref_em = hl.PoissonHMM(n_components=3, init_params="", params="stl", n_iter=1, tol=0.0)
-    ref_em.startprob_, ref_em.transmat_, ref_em.lambdas_ = start, trans, rates[:, None]
-    t_ref_em, _ = _time(lambda: ref_em.fit(X_sub, len_sub))
+    ref = hl.PoissonHMM(n_components=3, init_params="", params="stl", n_iter=n_iter, tol=1e-300)
+    ref.startprob_, ref.transmat_, ref.lambdas_ = START.copy(), TRANS.copy(), RATES[:, None].copy()
+    return ref
 
-    from probwb.hmm.kernels import forward_backward
 
-    def our_em() -> tuple[np.ndarray, np.ndarray]:
-        seq = truth._to_sequences(frame, fitting=False)
-        res = forward_backward(seq.pad(truth._emission_loglik(seq)), seq.lengths, start, trans, xi=True)
-        gamma = res.posteriors[seq.row_seq, seq.row_pos]
-        em = truth._emissions["purchases"]
-        new = type(em)("purchases")
-        new.rates_ = em.rates_.copy()
-        new.mstep(seq.obs["purchases"], gamma)
-        return new.rates_, res.xi_sum / res.xi_sum.sum(axis=1, keepdims=True)
+def _probwb_fitted() -> Any:
+    from probwb.hmm import HMM
 
-    t_our_em, _ = _time(our_em, repeat=2)
+    return HMM.from_params(START, TRANS, {"purchases": ("poisson", {"rates": RATES})},
+                           id_col="customer", time_col="week")
 
-    # agreement of the update on the subset hmmlearn ran on
-    seq = truth._to_sequences(sub, fitting=False)
-    res = forward_backward(seq.pad(truth._emission_loglik(seq)), seq.lengths, start, trans, xi=True)
-    gamma = res.posteriors[seq.row_seq, seq.row_pos]
-    sub_rates = (seq.obs["purchases"] @ gamma) / gamma.sum(axis=0)
-    diff = float(np.abs(sub_rates - ref_em.lambdas_[:, 0]).max())
-    ref_total = t_ref_em * scale
-    rows.append({"workload": f"{n_seq:,} seq x {length}, Poisson, 3 states: one EM iteration",
-                 "hmmlearn s": ref_total, "probwb s": t_our_em, "speed-up": ref_total / t_our_em,
-                 "max diff": diff, "note": f"hmmlearn timed on {n_ref:,} seq, x{scale:g}"})
 
-    # Full fit path of the estimator (data checks, restarts' set-up included), for the record.
-    model = HMM(3, emission="poisson", columns=["purchases"], id_col="customer", time_col="week",
-                n_init=1, n_iter=5, tol=0.0, random_state=1)
-    import warnings
+def _probwb_fit_one(frame: Any) -> Any:
+    """HMM.fit for one EM iteration from the true parameters (hmmlearn's ``init_params=""`` equivalent)."""
+    from probwb.hmm import HMM
 
+    m = HMM(3, emission={"purchases": "poisson"}, id_col="customer", time_col="week", n_init=1, n_iter=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t_fit, _ = _time(lambda: model.fit(frame))
-    rows.append({"workload": f"{n_seq:,} seq x {length}: HMM.fit, 5 EM iterations (probwb only)",
-                 "hmmlearn s": float("nan"), "probwb s": t_fit, "speed-up": float("nan"),
-                 "max diff": float("nan"), "note": f"{t_fit / 5:.2f} s per iteration incl. set-up"})
+        m.fit(frame.iloc[:200])  # learn the columns; the timed EM below starts from the given parameters
+    seq = m._to_sequences(frame, fitting=False)
+    ems = {c: type(e)(c) for c, e in m._emissions.items()}
+    ems["purchases"].rates_ = RATES.copy()
+    return m, seq, ems
 
 
-def long_sequence(T: int, rows: list[dict[str, Any]]) -> None:
+def _rss_kib() -> tuple[int, int]:
+    d = {ln.split(":")[0]: int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("Vm")}
+    return d["VmRSS"], d["VmHWM"]
+
+
+def mem_child(side: str, op: str, n_seq: int) -> None:
+    """Run one operation and print its peak memory above the data's (bytes per observation) as JSON."""
+    import gc
+
+    frame = make_frame(n_seq)
+    X = frame["purchases"].to_numpy(dtype=float).reshape(-1, 1)
+    lengths = np.full(n_seq, LENGTH)
+    if side == "hmmlearn":
+        ref = _hmmlearn()
+        fn = {"em": lambda: ref.fit(X, lengths), "score": lambda: ref.score(X, lengths),
+              "predict_proba": lambda: ref.predict_proba(X, lengths)}[op]
+    else:
+        model = _probwb_fitted()
+        if op == "em":
+            m, seq, ems = _probwb_fit_one(frame)
+            fn = lambda: m._em(seq, START.copy(), TRANS.copy(), ems, seq.n_rows, 0)  # noqa: E731
+        elif op == "fit":
+            from probwb.hmm import HMM
+
+            m = HMM(3, emission={"purchases": "poisson"}, id_col="customer", time_col="week", n_init=1,
+                    n_iter=1, random_state=0)
+            fn = lambda: m.fit(frame)  # noqa: E731
+        else:
+            fn = {"score": lambda: model.score(frame), "predict_proba": lambda: model.predict_proba(frame)}[op]
+    gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        open("/proc/self/clear_refs", "w").write("5")  # reset the peak to the current resident size
+        base, _ = _rss_kib()
+        fn()
+        _, peak = _rss_kib()
+    print(json.dumps({"bytes_per_obs": (peak - base) * 1024.0 / (n_seq * LENGTH), "peak_mib": (peak - base) / 1024}))
+
+
+def _mem(side: str, op: str, n_seq: int) -> dict[str, Any]:
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_hmm; " \
+           f"bench_hmm.mem_child({side!r}, {op!r}, {n_seq})"
+    return fair.fresh_process(code)
+
+
+def memory_rows(sizes: list[int], big: int | None) -> list[str]:
+    out = ["| operation | sequences x 20 | hmmlearn B/obs | probwb B/obs | probwb / hmmlearn | goal | status |",
+           "| --- | ---: | ---: | ---: | ---: | --- | --- |"]
+    for n in sizes:
+        for op in ("em", "score", "predict_proba"):
+            ref = _mem("hmmlearn", op, n)["bytes_per_obs"]
+            ours = _mem("probwb", op, n)["bytes_per_obs"]
+            goal = "<= 1.5x" if op == "em" else "(reported)"
+            st = fair.status(ours / ref, 1.5, higher_is_better=False) if op == "em" else ""
+            label = {"em": "one EM iteration (hmmlearn fit n_iter=1; probwb EM step on prepared sequences)",
+                     "score": "score (probwb from the DataFrame)",
+                     "predict_proba": "predict_proba (probwb from the DataFrame)"}[op]
+            out.append(f"| {label} | {n:,} | {ref:.1f} | {ours:.1f} | {ours / ref:.2f}x | {goal} | {st} |")
+        fit = _mem("probwb", "fit", n)["bytes_per_obs"]
+        out.append(f"| HMM.fit(n_iter=1) from the DataFrame (data preparation + init + EM), probwb only | {n:,} "
+                   f"| | {fit:.1f} | | | |")
+    if big:
+        for op in ("em", "fit", "score"):
+            r = _mem("probwb", op, big)
+            out.append(f"| {op} at {big:,} sequences, probwb only (peak {r['peak_mib']:.0f} MiB above the data) "
+                       f"| {big:,} | | {r['bytes_per_obs']:.1f} | | bounded | |")
+    return out
+
+
+def time_rows(n_seq: int, reps: int) -> list[str]:
+    frame = make_frame(n_seq)
+    X = frame["purchases"].to_numpy(dtype=float).reshape(-1, 1)
+    lengths = np.full(n_seq, LENGTH)
+    ours = _probwb_fitted()
+    from probwb.hmm import HMM
+
+    def our_fit() -> Any:
+        # the estimator's own fit, one EM iteration; its initialisation is included (hmmlearn's is skipped)
+        m = HMM(3, emission={"purchases": "poisson"}, id_col="customer", time_col="week", n_init=1, n_iter=1,
+                random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return m.fit(frame)
+
+    def ref_fit() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _hmmlearn().fit(X, lengths)
+
+    ref = _hmmlearn()
+    cases = {
+        "one EM iteration through fit() (probwb: data preparation + initialisation included)": (ref_fit, our_fit),
+        "score + predict_proba": (lambda: (ref.score(X, lengths), ref.predict_proba(X, lengths)),
+                                  lambda: (ours.score(frame), ours.predict_proba(frame))),
+    }
+    # answers agree on the same sequences
+    post = np.abs(ours.predict_proba(frame).to_numpy() - ref.predict_proba(X, lengths)).max()
+    m, seq, ems = _probwb_fit_one(frame)
+    res = m._em(seq, START.copy(), TRANS.copy(), ems, seq.n_rows, 0)
+    ref_em = ref_fit()
+    em_diff = float(np.abs(res["emissions"]["purchases"].rates_ - ref_em.lambdas_[:, 0]).max())
+    diffs = {0: em_diff, 1: float(post)}
+    out = ["| workload | hmmlearn median s | probwb median s | speed-up (median ratio) | reps each | max diff |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for i, (label, (a, b)) in enumerate(cases.items()):
+        t = fair.alternate({"hmmlearn": a, "probwb": b}, reps)
+        out.append(f"| {n_seq:,} seq x 20, Poisson, 3 states: {label} | {fair.summary(t['hmmlearn'])['median']:.3g} "
+                   f"| {fair.summary(t['probwb'])['median']:.3g} | {fair.ratio(t['hmmlearn'], t['probwb']):.1f}x "
+                   f"| {reps} | {diffs[i]:.1e} |")
+    return out
+
+
+def long_rows(T: int, reps: int) -> list[str]:
     from hmmlearn import hmm as hl
 
     from probwb.hmm import HMM
@@ -123,57 +202,79 @@ def long_sequence(T: int, rows: list[dict[str, Any]]) -> None:
     ref.startprob_, ref.transmat_ = start, trans
     ref.means_, ref.covars_ = means[:, None], covars[:, None]
     ours = HMM.from_params(start, trans, {"y": ("gaussian", {"means": means, "covars": covars})})
-    X, _ = ref.sample(T, random_state=1) if T <= 200_000 else _fast_sample(ours, T)
+    X = ours.sample(1, T, random_state=1)["y"].to_numpy()[:, None]
     x = [X[:, 0]]
-
-    t_ref = {}
-    t_our = {}
-    t_ref["score"], ref_ll = _time(lambda: ref.score(X), repeat=2)
-    t_our["score"], our_ll = _time(lambda: ours.score(x), repeat=2)
-    t_ref["predict_proba"], ref_post = _time(lambda: ref.predict_proba(X), repeat=2)
-    t_our["predict_proba"], our_post = _time(lambda: ours.predict_proba(x), repeat=2)
-    t_ref["viterbi"], ref_path = _time(lambda: ref.predict(X), repeat=2)
-    t_our["viterbi"], our_path = _time(lambda: ours.predict(x), repeat=2)
-    diffs = {"score": abs(our_ll - ref_ll) / abs(ref_ll),
-             "predict_proba": float(np.abs(our_post.to_numpy() - ref_post).max()),
-             "viterbi": float((our_path.cat.codes.to_numpy() != ref_path).mean())}
-    for k in t_ref:
-        rows.append({"workload": f"1 seq x {T:,}, Gaussian, {S} states: {k}", "hmmlearn s": t_ref[k],
-                     "probwb s": t_our[k], "speed-up": t_ref[k] / t_our[k], "max diff": diffs[k],
-                     "note": "viterbi diff = share of steps differing" if k == "viterbi" else ""})
+    out = ["| workload | hmmlearn median s | probwb median s | speed-up | reps each | max diff |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    ops = {"score": (lambda: ref.score(X), lambda: ours.score(x)),
+           "predict_proba": (lambda: ref.predict_proba(X), lambda: ours.predict_proba(x)),
+           "viterbi": (lambda: ref.predict(X), lambda: ours.predict(x))}
+    diffs = {"score": abs(ours.score(x) - ref.score(X)) / abs(ref.score(X)),
+             "predict_proba": float(np.abs(ours.predict_proba(x).to_numpy() - ref.predict_proba(X)).max()),
+             "viterbi": float((ours.predict(x).cat.codes.to_numpy() != ref.predict(X)).mean())}
+    for k, (a, b) in ops.items():
+        t = fair.alternate({"hmmlearn": a, "probwb": b}, reps)
+        r = fair.ratio(t["hmmlearn"], t["probwb"])
+        out.append(f"| 1 seq x {T:,}, Gaussian, {S} states: {k} | {fair.summary(t['hmmlearn'])['median']:.3g} | "
+                   f"{fair.summary(t['probwb'])['median']:.3g} | {r:.2f}x | {reps} | {diffs[k]:.1e} |")
+    return out
 
 
-def _fast_sample(model: Any, T: int) -> tuple[np.ndarray, None]:
-    # hmmlearn's sampler loops in Python per step; draw the long sequence with probwb's instead
-    df = model.sample(1, T, random_state=1)
-    return df["y"].to_numpy()[:, None], None
+COLD = {
+    "hmmlearn": """
+import time, json; t0 = time.perf_counter()
+import numpy as np
+from hmmlearn import hmm as hl
+rng = np.random.default_rng(0); X = rng.poisson(1.0, ({n} * 20, 1)).astype(float)
+m = hl.PoissonHMM(n_components=3, n_iter=1, random_state=0).fit(X, np.full({n}, 20))
+print(json.dumps({{"s": time.perf_counter() - t0}}))
+""",
+    "probwb": """
+import time, json; t0 = time.perf_counter()
+import numpy as np, pandas as pd
+from probwb.hmm import HMM
+rng = np.random.default_rng(0)
+df = pd.DataFrame({{"customer": np.repeat(np.arange({n}), 20), "week": np.tile(np.arange(20), {n}),
+                    "purchases": rng.poisson(1.0, {n} * 20).astype(float)}})
+m = HMM(3, emission={{"purchases": "poisson"}}, id_col="customer", time_col="week", n_init=1, n_iter=1,
+        random_state=0).fit(df)
+print(json.dumps({{"s": time.perf_counter() - t0}}))
+""",
+}
+
+
+def cold_rows(n: int, reps: int) -> list[str]:
+    times: dict[str, list[float]] = {"hmmlearn": [], "probwb": []}
+    for i in range(reps):
+        for side in (["hmmlearn", "probwb"] if i % 2 == 0 else ["probwb", "hmmlearn"]):
+            times[side].append(fair.fresh_process(COLD[side].format(n=n), empty_caches=True)["wall_s"])
+    return ["| cold start | hmmlearn median s | probwb median s | speed-up | reps each |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            f"| fresh process, empty caches: import + build {n:,} x 20 + fit (default init, 1 EM iteration) | "
+            f"{fair.summary(times['hmmlearn'])['median']:.2f} | {fair.summary(times['probwb'])['median']:.2f} | "
+            f"{fair.ratio(times['hmmlearn'], times['probwb']):.2f}x | {reps} |"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run (seconds)")
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument("--only", choices=["memory", "time", "long", "cold"], default=None)
     args = parser.parse_args()
-    import hmmlearn
-
-    rows: list[dict[str, Any]] = []
-    if args.quick:
-        short_sequences(10_000, 2_000, 20, rows)
-        long_sequence(100_000, rows)
-    else:
-        short_sequences(100_000, 20_000, 20, rows)
-        long_sequence(1_000_000, rows)
-    table = pd.DataFrame(rows)
-    print(f"# probwb.hmm vs hmmlearn {hmmlearn.__version__} — numpy {np.__version__}, "
-          f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
-    print(table.to_markdown(index=False, floatfmt=".3g") if _has_tabulate() else table.to_string(index=False))
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    before = fair.machine(("hmmlearn",))
+    parts = {
+        "memory": lambda: memory_rows([2_000] if args.quick else [10_000, 100_000],
+                                      None if args.quick else 1_000_000),
+        "time": lambda: time_rows(2_000 if args.quick else 20_000, 2 if args.quick else 3),
+        "long": lambda: long_rows(100_000 if args.quick else 1_000_000, 2 if args.quick else 3),
+        "cold": lambda: cold_rows(2_000 if args.quick else 10_000, 2 if args.quick else 3),
+    }
+    for name, fn in parts.items():
+        if args.only and name != args.only:
+            continue
+        print(f"\n### {name}\n")
+        print("\n".join(fn()), flush=True)
+    print()
+    print(fair.machine_line(before))
 
 
 if __name__ == "__main__":

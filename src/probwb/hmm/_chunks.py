@@ -35,14 +35,18 @@ def sequence_chunks(lengths: np.ndarray, n_states: int, budget: int | None = Non
     """Return consecutive ``(first, stop)`` sequence ranges whose padded working set fits ``budget`` bytes.
 
     A range's padded size is its number of sequences times its longest length; a single sequence larger than
-    the budget gets a range of its own.
+    the budget gets a range of its own. Without ``budget``: 8 bytes per row of data, between ``CHUNK_BYTES / 8``
+    and ``CHUNK_BYTES``.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     N = lengths.shape[0]
-    budget = CHUNK_BYTES if budget is None else int(budget)
-    cells = max(1, budget // bytes_per_cell(n_states))
     if N == 0:
         return []
+    if budget is None:
+        # small data get a proportionally small budget (8 bytes per row, at least CHUNK_BYTES / 8), so the
+        # working set stays a fraction of the data's own size at every scale, not only at large ones
+        budget = min(CHUNK_BYTES, max(CHUNK_BYTES // 8, 8 * int(lengths.sum())))
+    cells = max(1, int(budget) // bytes_per_cell(n_states))
     # first cut on rows (cheap, vectorised); then split any range whose padding makes it too big
     cum = np.cumsum(lengths)
     cuts = np.flatnonzero(np.diff(cum // cells) > 0) + 1

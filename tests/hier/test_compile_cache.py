@@ -236,3 +236,50 @@ def test_a_damaged_entry_is_rebuilt_and_the_fit_succeeds(tmp_path, monkeypatch):
     # the damaged entry was replaced by a valid one that a fresh process loads
     monkeypatch.setattr(compile_cache, "_LOADED", {})
     assert compile_cache.lookup(key) is not None
+
+
+def _glm_model(n: int, seed: int):
+    from probwb.hier import HierarchicalGLM
+
+    rng = np.random.default_rng(seed)
+    import pandas as pd
+
+    df = pd.DataFrame({"y": rng.integers(0, 2, n), "x": rng.normal(size=n),
+                       "g": rng.choice(list("abcdef"), n), "c": rng.choice(["u", "v"], n)})
+    return HierarchicalGLM("y ~ x + c + (1 + x | g)").build_model(df)
+
+
+@pytest.mark.parametrize("which", ["eight_schools", "glm_correlated"])
+def test_trace_shapes_equal_nutpies_and_keep_the_key(which):
+    model = {"eight_schools": lambda: meta_analysis_model(Y, SE), "glm_correlated": lambda: _glm_model(40, 1)}[which]()
+    from pymc.initial_point import make_initial_point_fn
+
+    point = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)(3)
+    ours = compile_cache.trace_shapes(model, point)
+    theirs = {k: tuple(int(s) for s in v) for k, v in _compute_shapes(model).items()}
+    assert ours == theirs
+    assert compile_cache.model_key(model, ours)[0] == _key(model)
+
+
+def test_loading_a_cached_model_compiles_one_initial_point_function(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROBWB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PROBWB_COMPILE_CACHE", "1")
+    monkeypatch.setattr(compile_cache, "_LOADED", {})  # compiled and written to this test's cache folder
+    fresh = backend.sample(meta_analysis_model(Y, SE), draws=30, tune=30, chains=1, random_state=2,
+                           progressbar=False, compile_backend="numba")
+    assert len(list((tmp_path / "nutpie-numba").glob("*.pwbc"))) == 1
+    import pymc.initial_point as ip
+
+    calls = []
+    real = ip.make_initial_point_fn
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("jitter_rvs"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ip, "make_initial_point_fn", counting)
+    monkeypatch.setattr(compile_cache, "_LOADED", {})  # read from disk, as a new process would
+    again = backend.sample(meta_analysis_model(Y, SE), draws=30, tune=30, chains=1, random_state=2,
+                           progressbar=False, compile_backend="numba")
+    assert len(calls) == 1
+    np.testing.assert_array_equal(np.asarray(again.posterior["mu"]), np.asarray(fresh.posterior["mu"]))

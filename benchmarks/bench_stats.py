@@ -1,19 +1,27 @@
-"""Side-by-side ANOVA benchmark: probwb.stats.anova against statsmodels ``ols`` + ``anova_lm``.
+"""ANOVA benchmarks under the fair rules (benchmarks/fair.py).
 
-Same process, same data (unbalanced: group labels drawn at random), tables compared to 1e-10 relative.
-Run ``python benchmarks/bench_stats.py`` (1,000,000 rows) or ``--quick`` (100,000 rows); prints a markdown
-table with the speed ratio statsmodels / probwb. statsmodels runs once per case (about a minute each at 1M
-rows on a shared 2-core machine); probwb takes the best of ``--repeat`` runs (default 3).
+1. One-way ANOVA, the headline (#22): ``probwb.stats.oneway(data, "y", "a")`` (a DataFrame and column names)
+   against ``scipy.stats.f_oneway`` on the groups split out of the same DataFrame with numpy (codes of the
+   categorical column, a stable argsort, ``np.split``) -- the grouping is timed on both sides. A/B alternated,
+   equal repetitions, medians, at 100,000 and 1,000,000 rows; F and p compared to 1e-10 relative.
+2. statsmodels ``ols`` + ``anova_lm`` against ``probwb.stats.anova`` (one-way and two-way types II/III), its
+   own rows, alternated with equal repetitions; tables compared to 1e-10 relative.
+3. Cold start: a fresh process with empty caches: import, build the data, first one-way ANOVA.
+
+Run ``python benchmarks/bench_stats.py`` (``--quick`` for a smoke run); prints markdown.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+import fair  # noqa: E402
 
 
 def make_data(n: int, seed: int = 0) -> pd.DataFrame:
@@ -28,15 +36,6 @@ def make_data(n: int, seed: int = 0) -> pd.DataFrame:
         "b": pd.Categorical.from_codes(b, [f"b{i}" for i in range(5)]),
         "y": y,
     })
-
-
-def best_time(func, repeat: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = func()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def max_rel_diff(ours: pd.DataFrame, theirs: pd.DataFrame, names: dict[str, str]) -> tuple[float, float]:
@@ -61,17 +60,39 @@ def max_rel_diff(ours: pd.DataFrame, theirs: pd.DataFrame, names: dict[str, str]
     return worst, worst_p
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="100,000 rows instead of 1,000,000")
-    parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=3, help="probwb runs per case (best is kept)")
-    args = parser.parse_args()
-    n = args.rows or (100_000 if args.quick else 1_000_000)
-    repeat = args.repeat
+def scipy_oneway(data: pd.DataFrame, value: str = "y", group: str = "a"):
+    """scipy's one-way ANOVA with the groups split out of the DataFrame by numpy (the grouping is timed)."""
+    from scipy.stats import f_oneway
 
-    import scipy
-    import statsmodels
+    codes = data[group].cat.codes.to_numpy()
+    y = data[value].to_numpy()
+    order = np.argsort(codes, kind="stable")
+    cuts = np.flatnonzero(np.diff(codes[order])) + 1
+    return f_oneway(*np.split(y[order], cuts))
+
+
+def oneway_rows(sizes: list[int], reps: int) -> tuple[list[str], list[str]]:
+    from probwb.stats import oneway
+
+    out = ["| rows | scipy f_oneway + numpy split median s | probwb oneway median s | speed-up (median ratio) "
+           "| reps each | goal | status | max rel. diff F, p |", "| ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"]
+    failed = []
+    for n in sizes:
+        data = make_data(n)
+        peer, ours = scipy_oneway(data), oneway(data, "y", "a")
+        diff = max(abs(ours.statistic - peer.statistic) / peer.statistic,
+                   abs(ours.pvalue - peer.pvalue) / max(peer.pvalue, 1e-300) if peer.pvalue > 0 else 0.0)
+        if diff > 1e-10:
+            failed.append(f"one-way at {n:,} rows: F/p differ by {diff:.3g} relative")
+        t = fair.alternate({"scipy": lambda d=data: scipy_oneway(d), "probwb": lambda d=data: oneway(d, "y", "a")},
+                           reps, warmup=1)
+        r = fair.ratio(t["scipy"], t["probwb"])
+        out.append(f"| {n:,} | {fair.summary(t['scipy'])['median']:.4f} | {fair.summary(t['probwb'])['median']:.4f} "
+                   f"| {r:.2f}x | {reps} | >= 1x | {fair.status(r, 1.0)} | {diff:.1e} |")
+    return out, failed
+
+
+def statsmodels_rows(n: int, reps: int) -> tuple[list[str], list[str]]:
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
@@ -87,25 +108,78 @@ def main() -> None:
          {"Intercept": "Intercept", "a": "C(a, Sum)", "b": "C(b, Sum)", "a:b": "C(a, Sum):C(b, Sum)",
           "Residual": "Residual"}),
     ]
-    rows, failed = [], []
+    out = ["| case | rows | statsmodels ols + anova_lm median s | probwb anova median s | speed-up | reps each "
+           "| max rel. diff SS, df, F | max rel. diff -log10 p |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    failed = []
     for title, formula, typ, sm_formula, names in cases:
-        t_peer, peer = best_time(lambda f=sm_formula, t=typ: sm.stats.anova_lm(smf.ols(f, data).fit(), typ=t),
-                                 1)
-        t_ours, ours = best_time(lambda f=formula, t=typ: anova(data, f, typ=t).table, repeat)
+        peer = sm.stats.anova_lm(smf.ols(sm_formula, data).fit(), typ=typ)
+        ours = anova(data, formula, typ=typ).table
         diff, diff_p = max_rel_diff(ours, peer, names)
         if max(diff, diff_p) > 1e-10:
             failed.append(f"{title}: tables differ by {max(diff, diff_p):.3g} relative (> 1e-10)")
-        rows.append((title, t_peer, t_ours, t_peer / t_ours, diff, diff_p))
+        t = fair.alternate({
+            "statsmodels": lambda f=sm_formula, k=typ: sm.stats.anova_lm(smf.ols(f, data).fit(), typ=k),
+            "probwb": lambda f=formula, k=typ: anova(data, f, typ=k).table}, reps)
+        out.append(f"| {title} | {n:,} | {fair.summary(t['statsmodels'])['median']:.3f} | "
+                   f"{fair.summary(t['probwb'])['median']:.4f} | {fair.ratio(t['statsmodels'], t['probwb']):.1f}x "
+                   f"| {reps} | {diff:.1e} | {diff_p:.1e} |")
+    return out, failed
 
-    print(f"ANOVA on {n:,} rows (unbalanced); statsmodels once, probwb best of {repeat}; "
-          f"numpy {np.__version__}, scipy {scipy.__version__}, pandas {pd.__version__}, "
-          f"statsmodels {statsmodels.__version__}; {platform.machine()}")
+
+COLD = {
+    "scipy": """
+import time, json, sys; t0 = time.perf_counter()
+sys.path.insert(0, {here!r})
+import bench_stats
+bench_stats.scipy_oneway(bench_stats.make_data({n}))
+print(json.dumps({{"s": time.perf_counter() - t0}}))
+""",
+    "probwb": """
+import time, json, sys; t0 = time.perf_counter()
+sys.path.insert(0, {here!r})
+import bench_stats
+from probwb.stats import oneway
+oneway(bench_stats.make_data({n}), "y", "a")
+print(json.dumps({{"s": time.perf_counter() - t0}}))
+""",
+}
+
+
+def cold_rows(n: int, reps: int) -> list[str]:
+    here = str(Path(__file__).parent)
+    times: dict[str, list[float]] = {"scipy": [], "probwb": []}
+    for i in range(reps):
+        for side in (["scipy", "probwb"] if i % 2 == 0 else ["probwb", "scipy"]):
+            times[side].append(fair.fresh_process(COLD[side].format(here=here, n=n), empty_caches=True)["wall_s"])
+    return ["| cold start | scipy median s | probwb median s | speed-up | reps each |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            f"| fresh process, empty caches: import + build {n:,} rows + first one-way ANOVA | "
+            f"{fair.summary(times['scipy'])['median']:.2f} | {fair.summary(times['probwb'])['median']:.2f} | "
+            f"{fair.ratio(times['scipy'], times['probwb']):.2f}x | {reps} |"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument("--only", choices=["oneway", "statsmodels", "cold"], default=None)
+    args = parser.parse_args()
+    before = fair.machine(("statsmodels",))
+    failed: list[str] = []
+    if args.only in (None, "oneway"):
+        rows, bad = oneway_rows([10_000] if args.quick else [100_000, 1_000_000], 3 if args.quick else 15)
+        failed += bad
+        print("\n### one-way ANOVA: probwb vs scipy.stats.f_oneway (grouping timed on both sides)\n")
+        print("\n".join(rows), flush=True)
+    if args.only in (None, "statsmodels"):
+        rows, bad = statsmodels_rows(20_000 if args.quick else 200_000, 2 if args.quick else 3)
+        failed += bad
+        print("\n### ANOVA tables: probwb vs statsmodels ols + anova_lm\n")
+        print("\n".join(rows), flush=True)
+    if args.only in (None, "cold"):
+        print("\n### cold start\n")
+        print("\n".join(cold_rows(10_000 if args.quick else 100_000, 2 if args.quick else 3)), flush=True)
     print()
-    print("| case | statsmodels ols + anova_lm (s) | probwb anova (s) | speed-up | max rel. diff SS, df, F "
-          "| max rel. diff -log10 p |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for title, tp, to, ratio, diff, diff_p in rows:
-        print(f"| {title} | {tp:.3f} | {to:.4f} | {ratio:.1f}x | {diff:.1e} | {diff_p:.1e} |")
+    print(fair.machine_line(before))
     if failed:
         raise SystemExit("\n".join(failed))
 

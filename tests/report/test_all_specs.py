@@ -10,6 +10,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from probwb.report.registry import KINDS
@@ -62,6 +63,18 @@ def test_spec_reports_quick(path: Path, quick_report):
         assert "data-quick=yes" in banner and "come from a quick run" in banner
         assert "FAILING" not in page and 'class="banner fail"' not in page
     assert f"Warnings ({len(rep.warnings)})" in page if rep.warnings else 'id="warnings"' not in page
+    # every family's tables read as a statistician expects (#20): names, not array positions; every interval
+    # header states its level
+    from probwb.report.tables import internal_ids, unlabelled_intervals
+
+    tables = {**rep.tables, **{f"test {t['title']}": t["table"] for t in rep.tests}}
+    if rep.summary is not None:
+        tables["summary"] = rep.summary
+    if isinstance(rep.diagnostics.get("table"), pd.DataFrame):
+        tables["diagnostics"] = rep.diagnostics["table"]
+    for title, frame in tables.items():
+        assert internal_ids(frame) == [], f"{path.stem}: table {title!r} shows {internal_ids(frame)}"
+        assert unlabelled_intervals(frame) == [], f"{path.stem}: table {title!r} has {unlabelled_intervals(frame)}"
 
 
 def _last_line(out: str) -> str:

@@ -73,10 +73,11 @@ def test_interval_headers_state_their_level(level, kind):
 
 
 def test_internal_id_pattern():
-    bad = pd.DataFrame({"r_hat": [1.0, 1.0]}, index=["trans_from_active[20%][0]", "rates[2]"])
-    assert internal_ids(bad) == ["trans_from_active[20%][0]", "rates[2]"]
-    good = pd.DataFrame({"r_hat": [1.0, 1.0]}, index=["P(active -> at_risk | coupon=20%)", "beta[age_band[70+]]"])
-    assert internal_ids(good) == []
+    bad = pd.DataFrame({"r_hat": [1.0, 1.0]}, index=["trans_from_active[20%][0]", "z_hospital[0, 2]"])
+    assert internal_ids(bad) == ["trans_from_active[20%][0]", "z_hospital[0, 2]"]
+    good = pd.DataFrame({"r_hat": [1.0] * 3},
+                        index=["P(active -> at_risk | coupon=20%)", "beta[age_band[70+]]", "prior_admissions[1]"])
+    assert internal_ids(good) == []  # level "1" of prior_admissions is a name
 
 
 def test_html_states_a_constant_verdict_once_and_keeps_a_varying_one():

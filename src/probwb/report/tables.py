@@ -24,8 +24,9 @@ _HAS_LEVEL = re.compile(r"\d+(\.\d+)?% (CI|CrI|HDI|interval)\b")
 # ``q05`` / ``q3.0%`` / ``value_q95``: a quantile column (its pair with 100 - q makes an interval)
 _QUANTILE = re.compile(r"^(?:(.*?)_)?q(\d+(?:\.\d+)?)(%?)$", re.I)
 
-# ``name[...][0]`` / ``name[3]`` / ``name[0,1]``: positions of an array, which a reader cannot decode
-_INTERNAL = re.compile(r"\w\[[^\]]*\]\[\d+(?:,\d+)*\]|\w\[\d+(?:,\s*\d+)*\]")
+# ``name[...][0]`` / ``name[0, 1]``: positions of an array, which a reader cannot decode. A single number in
+# brackets is left alone: ``prior_admissions[1]`` is the level "1", not a position
+_INTERNAL = re.compile(r"\w\[[^\]]*\]\[\d+(?:,\s*\d+)*\]|\w\[\d+(?:,\s*\d+)+\]")
 
 #: units of the columns of the bundled data sets (the spec's ``report.units`` adds to or overrides these)
 DATA_UNITS: dict[str, dict[str, str]] = {
@@ -163,7 +164,7 @@ def add_units(frame: pd.DataFrame, units: Mapping[str, str]) -> pd.DataFrame:
 
 def internal_ids(frame: pd.DataFrame) -> list[str]:
     """Return the labels (headers, index and text cells) that look like internal array positions,
-    e.g. ``trans_from_active[20%][0]`` or ``beta[3]``; a readable table returns ``[]``."""
+    e.g. ``trans_from_active[20%][0]`` or ``z[0, 3]``; a readable table returns ``[]``."""
     texts = [str(c) for c in frame.columns] + [str(i) for i in frame.index]
     for col in frame.columns:
         if frame[col].dtype == object or isinstance(frame[col].dtype, (pd.CategoricalDtype, pd.StringDtype)):

@@ -116,3 +116,13 @@ def test_sup_rule_bound_and_unconverged_bounds_still_hold():
         assert not early.converged
         lo, hi = early.value_bounds()
         assert (lo <= exact.V + 1e-9).all() and (exact.V <= hi + 1e-9).all()
+
+
+@pytest.mark.parametrize("stopping", ["span", "sup"])
+def test_q_values_returned_are_those_at_the_returned_values(stopping):
+    # the Q of a value-iteration result comes from the sweep that picks the policy (no second mat-vec)
+    mdp = _random_mdp(500, 3, 4, 0.97, 11, scale=20.0, offset=-3.0)
+    res = solve(mdp, "vi", epsilon=1e-3, stopping=stopping)
+    ref = K.q_values(mdp.P, mdp.R, res.V, mdp.discount)
+    np.testing.assert_allclose(res.Q_array, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_array_equal(res.policy_index, res.Q_array.argmax(0))

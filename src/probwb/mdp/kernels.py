@@ -484,7 +484,8 @@ def value_iteration(
     states on all cores (None: from :data:`PARALLEL_MIN_STATES` states up, where each sweep runs whichever
     of the serial and parallel variant was faster at its last run); values do not depend on it. ``report``,
     a dict, receives ``kernel`` (the one used after any trial), ``how`` (``"forced"``, ``"only
-    candidate"``, ``"cached"`` or ``"measured"``) and ``timings`` (best seconds per sweep by variant).
+    candidate"``, ``"cached"`` or ``"measured"``), ``timings`` (best seconds per sweep by variant) and ``Q``
+    (the ``(A, S)`` action values at the returned ``V``, so a caller needs no extra sweep for them).
     """
     if stopping not in STOPPING:
         raise ModelError(f"stopping must be one of {list(STOPPING)}; found {stopping!r}")
@@ -558,11 +559,16 @@ def value_iteration(
         labels = {label for label, _ in trial}
         kernel = _record_choice(sig, timings, S, P.nnz, complete=len(timings) == len(labels)) if timings \
             else "scipy"
-    if report is not None:
-        report.update(kernel=kernel, how=how, timings=timings)
-    pol = q_values(P, R, V, gamma).argmax(axis=0)
+    Q = q_values(P, R, V, gamma)
+    pol = Q.argmax(axis=0)
+    shift = 0.0
     if stopping == "span" and k > 0:
-        V = V + gamma / (1.0 - gamma) * 0.5 * (dmax + dmin)
+        shift = gamma / (1.0 - gamma) * 0.5 * (dmax + dmin)
+        V = V + shift
+    if report is not None:
+        # Q at the returned values: adding a constant c to V adds gamma c to every Q (rows of P sum to 1)
+        Q += gamma * shift
+        report.update(kernel=kernel, how=how, timings=timings, Q=Q)
     return V, pol, k, float(change), converged
 
 

@@ -318,7 +318,7 @@ def _vi(mdp: MDP, *, epsilon, max_iter, V0, stopping, kernel, quiet, **_: Any) -
                                                     layout=layout, report=report)
     t2 = time.perf_counter()
     kernel = report["kernel"]
-    Q = K.q_values(mdp.P, mdp.R, V, g)
+    Q = report["Q"]
     thresh = K.vi_threshold(epsilon, g) if stopping == "sup" else epsilon * (1 - g) / g
     bounds = _vi_bounds(change, g, stopping)
     return SolveResult(mdp, "value_iteration", pol, V, Q, k, k + 1, conv, float(np.abs(Q.max(0) - V).max()),

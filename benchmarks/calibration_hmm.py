@@ -115,7 +115,7 @@ def study_bayes(n_reps: int, seed: int) -> pd.DataFrame:
         data = truth.sample(80, 8, random_state=seed + r)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = BayesianHMM(state_names=["quiet", "busy"], emission="poisson", columns=["y"], draws=300,
+            fit = BayesianHMM(state_names=["quiet", "busy"], emission={"y": "poisson"}, draws=300,
                               tune=300, chains=2, random_state=r).fit(data)
         for lv in (0.5, 0.9):
             summ = fit.transmat_summary(lv).set_index(["from_state", "to_state"])

@@ -211,7 +211,7 @@ def test_hmm_ragged_transmat_mask():
     data = pd.DataFrame({"id": np.repeat(np.arange(5), 4), "time": np.tile(np.arange(4), 5),
                          "x": np.arange(20) % 3})
     with pytest.raises(ModelError, match=r"transmat_mask must have shape \(2, 2\), found ragged rows"):
-        HMM(2, transmat_mask=[[True, False], [True]], columns=["x"]).fit(data)
+        HMM(2, transmat_mask=[[True, False], [True]], emission={"x": "poisson"}).fit(data)
     with pytest.raises(SpecError, match="model.transmat_mask must be 2 rows of 2"):
         validate_spec({"model": {"kind": "hmm", "states": ["a", "b"], "transmat_mask": [[True, False], [True]]}})
     with pytest.raises(SpecError, match=r"transmat_mask\[0\]\[1\] must be true or false"):
@@ -249,7 +249,7 @@ def test_hmm_python_api_name_keyed_mappings():
     data = pd.DataFrame({"id": np.repeat(np.arange(20), 5), "time": np.tile(np.arange(5), 20),
                          "x": rng.poisson(2, 100), "c": rng.choice(["none", "10%"], 100)})
     with pytest.raises(StateError, match=r"input_baseline: unknown input column 'cc' \(did you mean 'c'\?\)"):
-        HMM(2, columns=["x"], inputs="c", input_baseline={"cc": "none"}).fit(data)
+        HMM(2, emission={"x": "poisson"}, inputs="c", input_baseline={"cc": "none"}).fit(data)
     with pytest.raises(StateError, match="symbols: unknown categorical column 'xx'; expected categorical columns: none"):
         HMM(2, emission={"x": "poisson"}, symbols={"xx": [0, 1]}).fit(data)
 

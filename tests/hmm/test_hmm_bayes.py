@@ -51,7 +51,7 @@ def test_bayesian_intervals_cover_a_known_two_state_chain() -> None:
                             state_names=["quiet", "busy"])
     data = truth.sample(150, 10, random_state=3)
     data.loc[data.index[::7], "y"] = np.nan  # missing steps are marginalised, not dropped
-    model = BayesianHMM(state_names=["quiet", "busy"], emission="poisson", columns=["y"], draws=200, tune=250,
+    model = BayesianHMM(state_names=["quiet", "busy"], emission={"y": "poisson"}, draws=200, tune=250,
                         chains=2, random_state=1).fit(data)
     summ = model.transmat_summary(0.9)
     assert list(summ.columns) == ["input_level", "from_state", "to_state", "mean", "lower", "upper"]

@@ -68,9 +68,9 @@ def test_fit_recovers_truth(fitted: HMM, panel: pd.DataFrame) -> None:
 
 
 def test_labels_stable_across_seeds(panel: pd.DataFrame) -> None:
-    a = HMM(3, emission="poisson", columns=["purchases"], id_col="customer_id", time_col="week",
+    a = HMM(3, emission={"purchases": "poisson"}, id_col="customer_id", time_col="week",
             order_by=("purchases", "mean"), n_init=1, random_state=3).fit(panel)
-    b = HMM(3, emission="poisson", columns=["purchases"], id_col="customer_id", time_col="week",
+    b = HMM(3, emission={"purchases": "poisson"}, id_col="customer_id", time_col="week",
             order_by=("purchases", "mean"), n_init=1, random_state=11).fit(panel)
     ra, rb = a.rates_["purchases"].to_numpy(), b.rates_["purchases"].to_numpy()
     assert np.all(np.diff(ra) > 0) and np.all(np.diff(rb) > 0)

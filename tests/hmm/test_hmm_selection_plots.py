@@ -21,7 +21,7 @@ def two_state_data():
 
 
 def test_bic_and_heldout_choose_the_true_number_of_states(two_state_data) -> None:
-    table = select_n_states(two_state_data, [1, 2, 3], emission="poisson", columns=["y"], n_init=2,
+    table = select_n_states(two_state_data, [1, 2, 3], emission={"y": "poisson"}, n_init=2,
                             random_state=0, order_by=("y", "mean"))
     assert list(table.index) == [1, 2, 3]
     assert table["bic"].idxmin() == 2
@@ -35,7 +35,7 @@ def test_bic_and_heldout_choose_the_true_number_of_states(two_state_data) -> Non
 def test_plots_return_axes(two_state_data) -> None:
     import matplotlib.pyplot as plt
 
-    model = HMM(state_names=["low", "high"], emission="poisson", columns=["y"], order_by=("y", "mean"),
+    model = HMM(state_names=["low", "high"], emission={"y": "poisson"}, order_by=("y", "mean"),
                 n_init=1, random_state=0).fit(two_state_data)
     ax = plot_state_diagram(model)
     texts = [t.get_text() for t in ax.texts]

@@ -42,4 +42,8 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, venv_kernel):
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert errors == []
+    # progress never falls back noisily: no tqdm "IProgress not found" nor rich's "install ipywidgets"
+    stderr = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []) if o.get("name") == "stderr")
+    assert "IProgress" not in stderr and "ipywidgets" not in stderr
     assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code" and c.source.strip())

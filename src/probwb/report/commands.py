@@ -122,19 +122,18 @@ def _validate_configure(parser: argparse.ArgumentParser) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check specs without running them, each completely: print every problem of every spec (unknown keys,
     wrong types, missing files, formula columns missing from the data, ...); return 2 if any spec has one."""
-    from probwb.report.schema import spec_problems, validate_spec
+    from probwb.report.schema import check_spec
 
     failed = 0
     for path in args.spec:
-        problems = spec_problems(path, check_columns=not args.no_data)
-        if problems:
+        v, problems = check_spec(path, check_columns=not args.no_data)
+        if problems or v is None:
             failed += 1
             word = "problem" if len(problems) == 1 else "problems"
             print(f"{path}: {len(problems)} {word}", file=sys.stderr)
             for p in problems:
                 print(f"  - {p}", file=sys.stderr)
             continue
-        v = validate_spec(path)
         print(f"{path}: ok ({v.kind} via {v.module.__name__}: {v.title})")
     if failed:
         print(f"probwb: error: {failed} of {len(args.spec)} spec(s) invalid", file=sys.stderr)

@@ -114,3 +114,29 @@ def test_validate_reports_every_problem_of_every_spec(tmp_path, capsys):
     assert err[9] == "probwb: error: 2 of 3 spec(s) invalid"
     # --no-data skips loading, so only what the spec itself says is checked
     assert main(["validate", "--no-data", str(cols)]) == 0
+
+
+def test_command_log_lines_name_the_model(monkeypatch, capsys):
+    import argparse
+    import logging
+
+    from probwb import cli
+    from probwb.core.logcontext import log_context
+
+    def run(args: argparse.Namespace) -> int:
+        with log_context(model="disease_progression_hmm", fold=2):
+            logging.getLogger("probwb.mdp").info("a plain module's line")
+        return 0
+
+    monkeypatch.setitem(cli._COMMANDS, "tag", (run, lambda p: None, "logs one line"))
+    monkeypatch.delenv("PROBWB_QUIET", raising=False)
+    root = logging.getLogger()
+    # as in a fresh process, where the command installs its own stderr handler
+    monkeypatch.setattr(root, "handlers", [])
+    try:
+        assert main(["tag"]) == 0
+    finally:
+        made = list(root.handlers)
+        for handler in made:
+            root.removeHandler(handler)
+    assert capsys.readouterr().err == "INFO probwb.mdp: a plain module's line [disease_progression_hmm, fold 2]\n"

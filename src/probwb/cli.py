@@ -12,6 +12,7 @@ import pandas as pd
 
 from probwb import __version__
 from probwb.core import progress
+from probwb.core.logcontext import ContextFilter
 from probwb.errors import ProbwbError
 
 Command = Callable[[argparse.Namespace], int]
@@ -124,7 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.quiet = bool(args.quiet) or progress.is_quiet()
     # Third-party libraries stay at WARNING; probwb's own progress messages show unless --quiet.
+    root = logging.getLogger()
+    had_handlers = bool(root.handlers)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not had_handlers:
+        # the handler basicConfig just made: every probwb line it prints names its model and fold
+        for handler in root.handlers:
+            if not any(isinstance(f, ContextFilter) for f in handler.filters):
+                handler.addFilter(ContextFilter())
     logging.getLogger("probwb").setLevel(logging.WARNING if args.quiet else logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()

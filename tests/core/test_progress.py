@@ -379,3 +379,28 @@ def test_state_selection_logs_name_candidate_and_fold(caplog, small_campaign):
     tags = [r.getMessage().rsplit(" [", 1)[1] for r in caplog.records if r.getMessage().startswith("restart 1/1")]
     assert tags == ["customer_lifecycle_hmm, n_states 2]", "customer_lifecycle_hmm, fold 0, n_states 2]",
                     "customer_lifecycle_hmm, fold 1, n_states 2]"]
+
+
+def test_context_filter_tags_plain_probwb_loggers_once():
+    from probwb.core.logcontext import ContextFilter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(ContextFilter())
+    plain, other = logging.getLogger("probwb.mdp"), logging.getLogger("pgmpy.test")
+    adapted = get_logger("probwb.hmm")
+    for lg in (plain, other, adapted.logger):
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    try:
+        with log_context(model="treatment_policy_mdp", fold=1):
+            plain.info("solved with %s: %d sweeps", "value_iteration", 12)
+            other.info("not ours")
+            adapted.info("restart %d/%d", 1, 2)
+        plain.info("outside")
+    finally:
+        for lg in (plain, other, adapted.logger):
+            lg.removeHandler(handler)
+            lg.setLevel(logging.NOTSET)
+    assert out.getvalue().splitlines() == ["solved with value_iteration: 12 sweeps [treatment_policy_mdp, fold 1]",
+                                           "not ours", "restart 1/2 [treatment_policy_mdp, fold 1]", "outside"]

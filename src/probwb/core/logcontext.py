@@ -15,7 +15,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["log_context", "current_context", "context_tag", "get_logger", "ContextAdapter"]
+__all__ = ["log_context", "current_context", "context_tag", "get_logger", "ContextAdapter", "ContextFilter"]
 
 # the stored dicts are never mutated (log_context sets a new one), so sharing them between contexts is safe
 _CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("probwb_log_context", default=None)
@@ -76,6 +76,27 @@ class ContextAdapter(logging.LoggerAdapter):
             # the record names the caller's line, not this frame
             kwargs["stacklevel"] = int(kwargs.get("stacklevel", 1)) + 1
             self.logger.log(level, msg, *args, **kwargs)
+
+
+class ContextFilter(logging.Filter):
+    """A handler filter that tags every ``probwb.*`` record with the current context, also from modules that
+    log through a plain ``logging.getLogger``; records already tagged by :class:`ContextAdapter` are left as
+    they are. The ``probwb`` command puts one on the stderr handler it installs; add one to your own handler
+    (``handler.addFilter(ContextFilter())``) to get the same lines in a script."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Append the context tag to a probwb record's message; returns True (never drops a record)."""
+        if not record.name.startswith("probwb") or hasattr(record, "probwb_context"):
+            return True
+        ctx = current_context()
+        record.probwb_context = ctx
+        record.probwb_model = ctx.get("model")
+        record.probwb_fold = ctx.get("fold")
+        tag = context_tag(ctx)
+        if tag:
+            record.msg = f"{record.getMessage()} [{tag}]"
+            record.args = None
+        return True
 
 
 def get_logger(name: str) -> ContextAdapter:

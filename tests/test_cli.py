@@ -140,3 +140,16 @@ def test_command_log_lines_name_the_model(monkeypatch, capsys):
         for handler in made:
             root.removeHandler(handler)
     assert capsys.readouterr().err == "INFO probwb.mdp: a plain module's line [disease_progression_hmm, fold 2]\n"
+
+
+def test_report_and_run_print_every_problem_before_any_work(tmp_path, capsys):
+    pytest.importorskip("probwb.hier.spec")
+    spec = tmp_path / "two.yaml"
+    spec.write_text("name: two\nmodel: {kind: hier, formula: 'y ~ x', familly: bernoulli}\nfit: {drawz: 10}\n")
+    for command in ("run", "report"):
+        assert main([command, str(spec), "-o", str(tmp_path / f"out.{command}")]) == 2
+        err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("probwb: error:")]
+        assert len(err) == 2
+        assert err[0].startswith("probwb: error: model.familly: unknown key (did you mean model.family?)")
+        assert err[1].startswith("probwb: error: fit.drawz: unknown key (did you mean fit.draws?)")
+    assert list(tmp_path.iterdir()) == [spec]

@@ -356,3 +356,26 @@ def test_hmm_bayesian_diagnostics_name_states_not_positions():
     # the same numbers, renamed
     row = out.table.loc["P(at_risk -> churned | coupon=20%)"]
     assert row["mean"] == pytest.approx(post["trans_from_at_risk[20%]"][:, :, 2].mean())
+
+
+def test_ab_report_arms_in_order_and_spend_in_its_unit():
+    import matplotlib.pyplot as plt
+
+    from probwb.report.runner import run_report
+
+    spec = {"name": "ab", "title": "ab", "model": {"kind": "stats"},
+            "data": {"source": "simulate_coupon_campaign",
+                     "args": {"n_customers": 300, "n_weeks": 8, "random_state": 5}, "table": "coupons"},
+            "tests": [{"test": "ab", "title": "rate", "args": {"metric": "redemption", "n_draws": 2000}},
+                      {"test": "ab", "title": "spend", "args": {"metric": "spend", "control": "control",
+                                                                "n_draws": 2000}}]}
+    rep = run_report(spec, quick=True)
+    spend, rate = rep.tables["spend"], rep.tables["rate"]
+    assert list(spend.index) == ["control", "10%", "20%"]  # text order would put control last
+    assert {"mean (currency units)", "95% HDI low (currency units)", "expected_loss (currency units)"} <= set(
+        spend.columns)
+    assert "mean" in rate.columns and "95% HDI low" in rate.columns  # a rate has no currency
+    assert_readable(rep.tables)
+    # the tests section shows the same tables (not a second, unlabelled copy)
+    assert [list(t["table"].columns) for t in rep.tests] == [list(rate.columns), list(spend.columns)]
+    plt.close("all")

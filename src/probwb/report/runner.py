@@ -170,7 +170,7 @@ def _diagnostics(diag: Any, kind: str) -> dict[str, Any]:
     return out
 
 
-def _tests(items: Any) -> tuple[list[dict[str, Any]], list[str]]:
+def _tests(items: Any, units: Mapping[str, str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     out, warns = [], []
     for i, item in enumerate(items or []):
         if not (hasattr(item, "interpret") and hasattr(item, "to_frame")):
@@ -178,7 +178,7 @@ def _tests(items: Any) -> tuple[list[dict[str, Any]], list[str]]:
                              "with interpret() and to_frame()")
         title = str(getattr(item, "method", None) or type(item).__name__)
         # interval columns carry the result's own level ("estimate 95% CI low"), arms in natural order
-        out.append({"title": title, "sentence": str(item.interpret()), "table": _as_frame(result_frame(item),
+        out.append({"title": title, "sentence": str(item.interpret()), "table": _as_frame(result_frame(item, units),
                                                                                         f"tests[{i}]")})
         warns += [f"{title}: {w}" for w in getattr(item, "warnings", ()) or ()]
     return out, warns
@@ -308,7 +308,7 @@ def _run_validated(validated: ValidatedSpec, *, seed: int | None, quick: bool, s
         rep.summary = add_units(rep.summary, units)
     rep.figures = {str(k): _figure_png(v, str(k)) for k, v in (result.get("figures") or {}).items()}
     rep.diagnostics = _diagnostics(result.get("diagnostics"), validated.kind)
-    rep.tests, test_warnings = _tests(result.get("tests"))
+    rep.tests, test_warnings = _tests(result.get("tests"), units)
     for test in rep.tests:
         test["table"] = add_units(test["table"], units)
     rep.metrics = _metrics(result.get("metrics") or {})

@@ -177,10 +177,15 @@ def unlabelled_intervals(frame: pd.DataFrame) -> list[str]:
     return [str(c) for c in frame.columns if INTERVAL_COLUMN.search(str(c)) and not _HAS_LEVEL.search(str(c))]
 
 
-def result_frame(result: Any) -> pd.DataFrame:
+# columns of an A/B table that are in the unit of the metric itself (not rates, counts or probabilities)
+_METRIC_VALUED = re.compile(r"^(mean|observed_mean|expected_loss|\d+(\.\d+)?% (HDI|CrI|CI) (low|high|lower|upper))$")
+
+
+def result_frame(result: Any, units: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Return ``result.to_frame()`` of a :mod:`probwb.stats` result with its interval columns labelled by the
-    result's own level (``confidence``, ``hdi_prob`` or ``details["confidence"]``) and rows of a table indexed
-    by an arm or group in natural order (``control``, ``10%``, ``20%``)."""
+    result's own level (``confidence``, ``hdi_prob`` or ``details["confidence"]``), rows of a table indexed
+    by an arm or group in natural order (``control``, ``10%``, ``20%``) and, for an A/B result whose metric
+    has a unit in ``units`` (``mean spend`` -> ``spend``), that unit on its value columns."""
     frame = result.to_frame()
     level = getattr(result, "hdi_prob", None)
     kind = "CrI" if level is not None else "CI"
@@ -192,4 +197,8 @@ def result_frame(result: Any) -> pd.DataFrame:
         frame = label_intervals(frame, float(level), kind)
     if frame.index.name in ("arm", "group", "level") and len(frame) > 1:
         frame = order_rows(frame)
+    metric = str(getattr(result, "metric", "") or "")
+    unit = next((u for col, u in (units or {}).items() if re.search(rf"\b{re.escape(col)}\b", metric)), None)
+    if unit:
+        frame = frame.rename(columns={c: f"{c} ({unit})" for c in frame.columns if _METRIC_VALUED.match(str(c))})
     return frame

@@ -245,7 +245,7 @@ def run_spec(spec: dict[str, Any], *, quick: bool = False, random_state=None) ->
         title = item.get("title") or f"{res.method}"
         results.append(res)
         titles.append(title)
-        tables[title] = result_frame(res)
+        tables[title] = result_frame(res, units)
         text.append(res.interpret())
         warns += [f"{title}: {w}" for w in res.warnings]
         if name in _RANDOM:

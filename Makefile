@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(REPORT_STAMP): pyproject.toml | $(BIN)/python
-	@echo "installing probwb[$(REPORT_EXTRAS)] into $(VENV) (first time: a few minutes, about 0.5 GB)"
+	@echo "installing probwb[$(REPORT_EXTRAS)] into $(VENV) (first time: several minutes, about 1.2 GB)"
 	$(BIN)/python -m pip install --quiet -e ".[$(REPORT_EXTRAS)]"
 	@touch $@
 

@@ -127,3 +127,42 @@ def test_many_observed_children_fall_back_to_the_plan():
     for i in range(k):
         like = like * net.cpts_[f"C{i}"][:, 0 if i % 3 else 1]
     np.testing.assert_allclose(net.query("T", ev).to_numpy(), like / like.sum(), rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def pairwise():
+    """Whether each example's plan was a contraction path; most must be (checked at the end)."""
+    seen: list[bool] = []
+    yield seen
+    assert sum(seen) >= len(seen) // 2, seen
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1), n_nodes=st.integers(3, 9), n_ev=st.integers(0, 4))
+def test_contraction_paths_match_enumeration(make_network, monkeypatch, seed, n_nodes, n_ev, pairwise):
+    # every plan by a pairwise contraction path (what munin1's hard patterns get): single queries
+    # and batched rows, each row its own observed columns, agree with the full joint
+    import functools
+
+    monkeypatch.setattr(kernels, "compile_plan", functools.partial(kernels.compile_plan, path_above=0))
+    monkeypatch.setattr(bn_network, "_SCHEDULE_TABLE", 0)
+    monkeypatch.setattr(bn_network, "_ENGINE", "einsum")
+    rng = np.random.default_rng(seed)
+    net = make_network(rng, n_nodes)
+    nodes = list(rng.permutation(net.nodes))
+    target = nodes[0]
+    data = net.sample(6, random_state=int(rng.integers(1 << 30)))
+    rows = []
+    for i in range(6):
+        cols = list(rng.choice(nodes[1:], size=min(n_ev, len(nodes) - 1), replace=False))
+        rows.append({c: str(data.iloc[i][c]) for c in cols})
+    plan = net._plan((net._index[target],), tuple(sorted(net._index[c] for c in rows[0])), (), (),
+                     False, False)
+    pairwise.append(plan.pairwise)
+    import pandas as pd
+
+    post = net.posterior(pd.DataFrame(rows, columns=nodes[1:]), target)
+    for i, ev in enumerate(rows):
+        want = _brute(net, [target], ev)[0]
+        np.testing.assert_allclose(net.query(target, ev).to_numpy(), want, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(post.iloc[i].to_numpy(), want, atol=1e-12, rtol=0)

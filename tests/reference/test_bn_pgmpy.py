@@ -159,3 +159,27 @@ def test_mpe_matches_pgmpy_on_asia(asia_ve, evidence):
         want = ve.map_query(rest, evidence=evidence or None, show_progress=False)
     assert asia.map_query(evidence=evidence) == {k: str(v) for k, v in want.items()}
 
+
+
+def test_munin1_queries_above_the_old_table_limit_match_pgmpy():
+    # munin1 patterns whose min-fill elimination needs a 34-45 million entry table (above the
+    # 20 million limit: ModelError before); a pairwise contraction path needs under 2.1 million
+    from pgmpy.inference import VariableElimination
+
+    from probwb.bn import kernels
+
+    net = BayesNet.from_bundled("munin1")
+    ve = VariableElimination(net.to_pgmpy())
+    target = net.nodes[len(net.nodes) // 2]
+    row = net.sample(1, random_state=1).iloc[0]
+    for ids in [(58, 73, 76, 107, 165), (53, 59, 122, 154, 159)]:
+        ev = {net.nodes[k]: str(row[net.nodes[k]]) for k in ids}
+        by_order = kernels.compile_plan(net._parents, net._cards, (net._index[target],), ids,
+                                        children=net._children, path_above=10**12)
+        assert by_order.max_table > bn_network._MAX_TABLE
+        path = kernels.compile_plan(net._parents, net._cards, (net._index[target],), ids,
+                                    children=net._children)
+        assert path.pairwise and path.max_table <= 2_100_000
+        got = net.query(target, ev)
+        want = _pgmpy_marginal(ve, target, ev, list(got.index))
+        np.testing.assert_allclose(got.to_numpy(), want, atol=1e-12, rtol=0)

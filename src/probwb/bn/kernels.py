@@ -193,6 +193,8 @@ class Plan:
         dropped every CPT the row's evidence indexes: the targets are d-separated from it). Its
         einsum steps give one table for all rows; :func:`run_plan` repeats it along ``ROW``, so
         every batched plan with hard evidence returns a table with a row axis.
+    pairwise : the steps follow a contraction path (see :func:`compile_plan`'s ``path_above``):
+        two large tables at a time, which :func:`run_plan` hands to BLAS (einsum's tensordot).
     """
 
     sources: list[FactorSource]
@@ -204,6 +206,7 @@ class Plan:
     hard_row: tuple[int, ...] = field(default=())
     dropped: frozenset[int] = field(default=frozenset())
     row_broadcast: bool = False
+    pairwise: bool = False
 
 
 def compile_plan(
@@ -219,6 +222,8 @@ def compile_plan(
     heuristic: str = "min_fill",
     rank: Mapping[int, int] | None = None,
     replan_above: int = 4096,
+    path_above: int = 1_000_000,
+    limit: int = 20_000_000,
     children: Sequence[Sequence[int]] | None = None,
     joint: bool = False,
 ) -> Plan:
@@ -239,6 +244,12 @@ def compile_plan(
         whole-network order to the query's variables is nearly free and never creates larger tables
         than that order does on the full network; when it still creates a table above
         ``replan_above`` entries, a query-specific greedy order is computed and the better one kept.
+    path_above, limit : when the best elimination order still creates a table above
+        ``path_above`` entries, a pairwise contraction path is searched (opt_einsum's greedy path,
+        and its randomised greedy path when that stays above ``limit``) and kept when its largest
+        intermediate is smaller. Eliminating one variable at a time multiplies every factor that
+        holds it; a path may contract two factors first and sum a variable out of a smaller table
+        (munin1: 56 million entries by min-fill, under one million by a path).
     children : optional children lists matching ``parents`` (saves rebuilding them per call).
     joint : keep every factor needed for the exact ``P(targets, evidence)``. By default, with
         targets, the factors d-separated from the targets are dropped (Bayes-ball), so the output
@@ -316,13 +327,20 @@ def compile_plan(
     else:
         order = elimination_order(scopes, eliminate, cards, heuristic)
         steps, output_vars, max_table = _schedule(scopes, order, cards, targets, pseudo_sample)
+    pairwise = False
+    if max_table > path_above:
+        sched = _path_schedule(scopes, cards, output_vars, max_table, limit)
+        if sched is not None:
+            steps, max_table = sched
+            order = []
+            pairwise = True
     hard_row = tuple(sorted(hard_set)) if batched else ()
     # the caller of a batched plan reads one table per row, whatever Bayes-ball kept
     row_broadcast = bool(hard_row) and ROW not in output_vars
     if row_broadcast:
         output_vars = pseudo_sample + (ROW,) + targets
     return Plan(sources, steps, output_vars, frozenset(relevant), order, max_table, hard_row,
-                dropped, row_broadcast)
+                dropped, row_broadcast, pairwise)
 
 
 def _schedule(scopes: list[tuple[int, ...]], order: Sequence[int], cards: Sequence[int],
@@ -372,6 +390,60 @@ def _schedule(scopes: list[tuple[int, ...]], order: Sequence[int], cards: Sequen
     ins = tuple(live)
     steps.append((ins, _subscripts([live[s] for s in ins], output_vars, letters)))
     return steps, output_vars, max_table
+
+
+def _path_schedule(scopes: list[tuple[int, ...]], cards: Sequence[int], output_vars: tuple[int, ...],
+                   best: int, limit: int) -> tuple[list[tuple[tuple[int, ...], str]], int] | None:
+    """Steps of a pairwise contraction path (opt_einsum's greedy, then its randomised greedy while
+    the largest intermediate stays above ``limit``) with its largest intermediate, when that is
+    at most ``best``; None otherwise or without opt_einsum. Batch axes count as size 1, as in
+    :attr:`Plan.max_table`."""
+    try:
+        import opt_einsum
+    except ImportError:  # pragma: no cover - pgmpy, a dependency, brings it
+        return None
+    sym = {}
+    for sc in [*scopes, output_vars]:
+        for u in sc:
+            if u not in sym:
+                sym[u] = opt_einsum.get_symbol(len(sym))
+    expr = ",".join("".join(sym[u] for u in sc) for sc in scopes) + "->" + "".join(sym[u] for u in output_vars)
+    shapes = [tuple(cards[u] if u >= 0 else 1 for u in sc) for sc in scopes]
+    found = None
+    out_size = 1
+    for u in output_vars:
+        out_size *= cards[u] if u >= 0 else 1
+    # an elimination order creates the output table too (max_table leaves it out)
+    best = max(best, out_size)
+    # randomised greedy is seeded by its repeat number: the same path on every run
+    for optimize in ("greedy", opt_einsum.RandomGreedy(max_repeats=32, minimize="size")):
+        path, info = opt_einsum.contract_path(expr, *shapes, shapes=True, optimize=optimize)
+        size = int(info.largest_intermediate)
+        if size <= best:  # a tie goes to the path: its pairs run on BLAS
+            best, found = size, path
+        if best <= limit:
+            break
+    if found is None:
+        return None
+    live = list(range(len(scopes)))
+    scope_of = {i: sc for i, sc in enumerate(scopes)}
+    steps: list[tuple[tuple[int, ...], str]] = []
+    for k, pos in enumerate(found):
+        ins = tuple(live[i] for i in pos)
+        for i in sorted(pos, reverse=True):
+            live.pop(i)
+        if k == len(found) - 1:
+            out = output_vars
+        else:
+            keep = set(output_vars).union(*(scope_of[s] for s in live))
+            seen = dict.fromkeys(u for s in ins for u in scope_of[s] if u in keep)
+            # batch axes last, as in _schedule
+            out = tuple(u for u in seen if u >= 0) + tuple(u for u in (SAMPLE, ROW) if u in seen)
+        slot = len(scopes) + len(steps)
+        steps.append((ins, _subscripts([scope_of[s] for s in ins], out)))
+        scope_of[slot] = out
+        live.append(slot)
+    return steps, best
 
 
 def network_order(parents: Sequence[Sequence[int]], cards: Sequence[int],
@@ -446,6 +518,10 @@ def run_plan(
         factors.append(arr)
     for ins, subs in plan.steps:
         ops = [factors[s] for s in ins]
+        if plan.pairwise and len(ops) == 2:
+            # a contraction of two (large) tables: einsum's optimised path uses BLAS
+            factors.append(np.einsum(subs, *ops, optimize=True))
+            continue
         factors.append(_einsum(subs, ops) if ops else np.ones(()))
     out = factors[-1]
     if plan.row_broadcast:
@@ -515,10 +591,10 @@ def query_schedule(
 
     Nodes d-separated from the targets are pruned (Bayes-ball) unless ``joint``, which keeps every
     ancestor of the targets and evidence so the output sums to ``P(evidence)``. Variables are
-    eliminated in the network-wide ``rank`` order. Returns None when the query has more than 52
-    variables or a step more operands than one einsum takes: the general :func:`compile_plan`
-    path answers those. Unlike a :class:`Plan` the steps use einsum's integer sublists, so nothing
-    is parsed per query and a new pattern costs a few tens of microseconds to schedule.
+    eliminated in the network-wide ``rank`` order. Returns None when a step has more operands or
+    variables than one einsum takes: the general :func:`compile_plan` path answers those. Unlike a
+    :class:`Plan` the steps use einsum's integer sublists, so nothing is parsed per query and a new
+    pattern costs a few tens of microseconds to schedule.
     """
     if joint:
         cpt_nodes = ancestors(parents, set(targets) | evidence)
@@ -531,9 +607,8 @@ def query_schedule(
             relevant.update(parents[v])
         dropped = frozenset(ancestors(parents, evidence) - cpt_nodes)
     free_vars = relevant - evidence
-    if len(free_vars) > len(_LETTERS):
-        return None
-    # variables as einsum sublist integers, numbered in elimination rank
+    # variables numbered in elimination rank (renumbered per step below when there are more than
+    # einsum's 52 sublist labels)
     local = {u: i for i, u in enumerate(sorted(free_vars, key=rank.__getitem__))}
     sources = []
     scope_of: list[list[int]] = []
@@ -609,7 +684,22 @@ def query_schedule(
     add_step(final, target_ids, space, 1)
     if any(len(s[0]) > _MAX_OPERANDS for s in steps):
         return None
+    if len(local) > len(_LETTERS):
+        steps = [_relabel(st) for st in steps]
+        if any(max((j for sc in (*st[1], st[2]) for j in sc), default=0) >= len(_LETTERS) for st in steps):
+            return None
     return QuerySchedule(tuple(sources), tuple(steps), dropped, max_table)
+
+
+def _relabel(step: tuple[tuple[int, ...], tuple[list[int], ...], list[int]]
+             ) -> tuple[tuple[int, ...], tuple[list[int], ...], list[int]]:
+    """One step's sublists with its own labels 0, 1, ... (einsum takes at most 52)."""
+    ins, subs, out = step
+    own: dict[int, int] = {}
+    for sc in (*subs, out):
+        for j in sc:
+            own.setdefault(j, len(own))
+    return ins, tuple([own[j] for j in sc] for sc in subs), [own[j] for j in out]
 
 
 def run_query_schedule(sched: QuerySchedule, cpts: Sequence[np.ndarray], evidence: Mapping[int, int]

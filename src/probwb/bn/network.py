@@ -1054,8 +1054,9 @@ class BayesNet:
         scheduled with einsum sublists (a new query pattern costs tens of microseconds, so the
         first query of a network is as fast as the hundredth). None where the general plan
         answers instead: targets observed, tables above ``_SCHEDULE_TABLE`` entries under the
-        network-wide order (the plan then searches a query-specific order), more than 52
-        variables, or a product so small it may have underflowed."""
+        network-wide order (the plan then searches a query-specific order), a step with more
+        operands or variables than one einsum takes, or a product so small it may have
+        underflowed."""
         if any(v in ev for v in t):
             return None
         if self._rank is None:

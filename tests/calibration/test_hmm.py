@@ -67,7 +67,7 @@ def replicate(n_reps: int, n_seq: int, length: int, seed: int, levels: tuple[flo
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a fit that does not converge must not count silently
             model = fit(data, input_prior_sd=input_prior_sd)
-            table = model.intervals(data, level=levels[-1]).set_index(["block", "state", "name"])
+            table = model.intervals(data, confidence=levels[-1]).set_index(["block", "state", "name"])
         table = table.loc[list(TARGETS)]
         truth = np.array(list(TARGETS.values()))
         est_now = table["value"].to_numpy()

@@ -48,7 +48,7 @@ def test_customer_lifecycle_recovers_the_no_coupon_chain() -> None:
     names, A = truth["states"], truth["transmat"]["none"]
     expected = {("transmat", names[i], names[j]): A[i, j] for i in range(2) for j in range(3)}
     expected |= {("purchases:rates", names[s], ""): truth["purchase_rate"][s] for s in range(3)}
-    _assert_truth_inside(model.intervals(panel, level=0.999), expected, max_width=0.2)
+    _assert_truth_inside(model.intervals(panel, confidence=0.999), expected, max_width=0.2)
     decoded = model.predict(panel).astype(str).to_numpy()
     assert (decoded == panel["state"].astype(str).to_numpy()).mean() > 0.8
 
@@ -66,7 +66,7 @@ def test_input_driven_hmm_recovers_coupon_effects_on_the_whole_campaign() -> Non
     for coupon in ("10%", "20%"):
         expected |= _effects(base, truth["transmat"][coupon], names, f"coupon[{coupon}]")
     # (the coupons' effects on the rare at_risk -> churned move are weakly identified at this size: se ~0.6)
-    _assert_truth_inside(model.intervals(camp.panel, level=0.999), expected, max_width=0.15)
+    _assert_truth_inside(model.intervals(camp.panel, confidence=0.999), expected, max_width=0.15)
     # the 20% coupon raises P(at_risk -> active) over no coupon, as in the truth
     at_risk = truth["states"].index("at_risk")
     assert (model.transmat_for({"coupon": "20%"})[at_risk, 0]
@@ -93,7 +93,7 @@ def test_disease_progression_recovers_treatment_specific_chains() -> None:
             expected[("test_result:emissionprob", names[s], str(sym))] = truth["emission_probs"][s][k]
         expected[("biomarker:means", names[s], "")] = truth["biomarker_mean"][s]
         expected[("biomarker:covars", names[s], "")] = truth["biomarker_sd"][s] ** 2
-    table = model.intervals(visits, level=0.999)
+    table = model.intervals(visits, confidence=0.999)
     _assert_truth_inside(table, expected, max_width=0.2)
     # moves the standard treatment never makes (but intensive does) are estimated near zero
     t = table.set_index(["block", "state", "name"])

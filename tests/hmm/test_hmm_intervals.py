@@ -66,8 +66,8 @@ def test_interval_table_structure_and_levels() -> None:
     data = truth.sample(400, 10, random_state=5)
     model = HMM(state_names=["a", "r", "c"], emission={"y": "poisson"}, absorbing=["c"], order_by=("y", "mean", "desc"),
                 n_init=1, random_state=0).fit(data)
-    t90 = model.intervals(data, level=0.9)
-    t50 = model.intervals(data, level=0.5)
+    t90 = model.intervals(data, confidence=0.9)
+    t50 = model.intervals(data, confidence=0.5)
     assert list(t90.columns) == ["block", "state", "name", "value", "se", "lower", "upper", "link"]
     pd.testing.assert_frame_equal(t90[["block", "state", "name", "value"]], model.summary()[["block", "state", "name",
                                                                                             "value"]])
@@ -84,5 +84,5 @@ def test_interval_table_structure_and_levels() -> None:
     assert (fixed["se"] == 0).all() and (fixed["lower"] == fixed["value"]).all()
     # the fit is at a maximum: the score there is ~0 (an unconverged fit has gradients of several units)
     assert t90.attrs["max_abs_score"] < 0.1
-    with pytest.raises(DataError, match="level"):
-        model.intervals(data, level=1.5)
+    with pytest.raises(DataError, match="confidence"):
+        model.intervals(data, confidence=1.5)

@@ -56,7 +56,7 @@ def test_fit_recovers_truth(fitted: HMM, panel: pd.DataFrame) -> None:
     assert fitted.state_names_ == NAMES
     # 99.9% intervals from the observed information: a tolerance per parameter, set by the data's information
     # (a fixed atol of 0.04 passed an active -> churned estimate of 0.07, twice the truth)
-    table = fitted.intervals(panel, level=0.999)
+    table = fitted.intervals(panel, confidence=0.999)
     truth = {("transmat", NAMES[i], NAMES[j]): TRANS[i, j] for i in range(2) for j in range(3)}
     truth |= {("purchases:rates", NAMES[s], ""): RATES[s] for s in range(3)}
     truth |= {("startprob", NAMES[s], ""): START[s] for s in range(2)}
@@ -151,7 +151,7 @@ def test_several_columns_with_missing_values() -> None:
              ("marker:means", "mild", ""): 0.0, ("marker:means", "severe", ""): 3.0,
              ("marker:covars", "mild", ""): 1.0, ("marker:covars", "severe", ""): 1.0,
              ("transmat", "mild", "severe"): 0.1, ("transmat", "severe", "mild"): 0.2}
-    _assert_truth_inside(fit.intervals(data, level=0.999), truth, max_width=0.2)
+    _assert_truth_inside(fit.intervals(data, confidence=0.999), truth, max_width=0.2)
 
 
 def _simulate_iohmm(n: int, length: int, seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -183,7 +183,7 @@ def test_input_driven_transitions_recover_truth() -> None:
     truth = {("transmat", NAMES[i], NAMES[j]): A0[i, j] for i in range(2) for j in range(3) if i != j}
     truth |= {("logit:coupon[20%]", NAMES[i], NAMES[j]): float(np.log(A1[i, j] / A1[i, i]) - np.log(A0[i, j] / A0[i, i]))
               for i in range(2) for j in range(3) if i != j}
-    _assert_truth_inside(model.intervals(df, level=0.999), truth, max_width=0.15)
+    _assert_truth_inside(model.intervals(df, confidence=0.999), truth, max_width=0.15)
     np.testing.assert_allclose(model.transmat_, model.transmat_for({"coupon": "none"}))
     assert model.transition_coef_["coupon[20%]"].loc["at_risk", "active"] > 0.5
     with pytest.raises(StateError, match="not seen at fit"):

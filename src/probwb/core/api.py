@@ -7,7 +7,9 @@ The estimator classes keep their own code; each adds one-line ``__repr__`` / ``g
 
 from __future__ import annotations
 
+import functools
 import inspect
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,7 +19,7 @@ from probwb.core.validation import check_known_keys, short_repr
 from probwb.errors import ModelError
 
 __all__ = ["param_names", "get_params", "set_params", "estimator_repr", "plot_kind", "posterior_plot_kinds",
-           "user_stacklevel"]
+           "user_stacklevel", "renamed_argument", "renamed_arguments"]
 
 
 def param_names(cls: type) -> list[str]:
@@ -125,3 +127,37 @@ def user_stacklevel() -> int:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def renamed_argument(old: str, new: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Return a decorator that accepts the keyword ``old`` as a deprecated spelling of ``new``.
+
+    Calling with ``old=`` warns (FutureWarning pointing at the user's line) and passes the value on as
+    ``new=``; giving both raises ModelError. The wrapped function keeps its signature (``inspect.signature``
+    shows ``new``), and ``renamed_arguments(func)`` lists the old spellings it still accepts, so spec
+    validation can accept them too.
+    """
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        where = func.__qualname__
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                if new in kwargs:
+                    raise ModelError(f"{where}: give one of {new}= and its old spelling {old}=, found both "
+                                     f"({new}={kwargs[new]!r}, {old}={kwargs[old]!r}); drop {old}=")
+                warnings.warn(f"{where}({old}=...) is deprecated and will be removed in the next release; "
+                              f"write {new}=", FutureWarning, stacklevel=user_stacklevel())
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        # decorators stack: keep the old names of inner layers visible on the outermost wrapper
+        wrapper.__renamed__ = {**getattr(func, "__renamed__", {}), old: new}  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def renamed_arguments(func: Any) -> dict[str, str]:
+    """Return ``{old: new}`` for the deprecated keyword spellings ``func`` still accepts (empty if none)."""
+    return dict(getattr(func, "__renamed__", {}))

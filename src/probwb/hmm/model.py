@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probwb.core.api import renamed_argument
 from probwb.core.io import load_model, save_model
 from probwb.core.logcontext import get_logger
 from probwb.core.progress import Progress
@@ -1009,8 +1010,9 @@ class HMM:
         return pd.DataFrame(A, index=pd.Index(self.state_names_, name="from"),
                             columns=pd.Index(self.state_names_, name="to"))
 
-    def intervals(self, data: Any, level: float = 0.9) -> pd.DataFrame:
-        """Return every fitted parameter with a standard error and a ``level`` confidence interval.
+    @renamed_argument("level", "confidence")
+    def intervals(self, data: Any, confidence: float = 0.9) -> pd.DataFrame:
+        """Return every fitted parameter with a standard error and a Wald interval at confidence level ``confidence``.
 
         Wald intervals from the observed information of ``data`` (the data the model was fitted to) on
         an unconstrained scale, mapped back by the delta method (see :mod:`probwb.hmm.uncertainty`).
@@ -1019,7 +1021,7 @@ class HMM:
         """
         from probwb.hmm.uncertainty import wald_intervals
 
-        return wald_intervals(self, data, level)
+        return wald_intervals(self, data, confidence)
 
     def summary(self) -> pd.DataFrame:
         """Return every fitted parameter as rows ``(block, state, name, value)``."""

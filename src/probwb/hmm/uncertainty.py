@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit, ndtri
 
+from probwb.core.api import renamed_argument, user_stacklevel
 from probwb.errors import ConvergenceWarning, DataError
 from probwb.hmm.iohmm import LogitTransitions
 from probwb.hmm.kernels import forward_backward
@@ -240,15 +241,16 @@ def observed_information(layout: ParameterLayout, seq: Any, step: float = 1e-4) 
     return 0.5 * (H + H.T), layout.score(theta, seq)
 
 
-def wald_intervals(model: Any, data: Any, level: float = 0.9) -> pd.DataFrame:
-    """Return every fitted parameter with its standard error and ``level`` Wald interval.
+@renamed_argument("level", "confidence")
+def wald_intervals(model: Any, data: Any, confidence: float = 0.9) -> pd.DataFrame:
+    """Return every fitted parameter with its standard error and ``confidence`` Wald interval.
 
     Columns: block, state, name, value, se (on the link scale), lower, upper, link. See the module
     docstring for the method; ``data`` should be the data the model was fitted to.
     """
-    level = float(level)
+    level = float(confidence)
     if not 0.0 < level < 1.0:
-        raise DataError(f"level must lie strictly between 0 and 1, found {level}")
+        raise DataError(f"wald_intervals: confidence must lie strictly between 0 and 1, found {level}")
     model._check_fitted()
     seq = model._to_sequences(data, fitting=False)
     layout = ParameterLayout(model)
@@ -259,7 +261,7 @@ def wald_intervals(model: Any, data: Any, level: float = 0.9) -> pd.DataFrame:
     if not ok.all():
         warnings.warn(f"the observed information has {int((~ok).sum())} non-positive eigenvalue(s): some parameters "
                       "are not identified from these data (or the fit is not at a maximum); their intervals are NaN",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=user_stacklevel())
     cov = (evecs[:, ok] / evals[ok]) @ evecs[:, ok].T
     labels, values, links = layout.quantities(layout.theta0)
     base = _to_link(values, links)
@@ -289,6 +291,6 @@ def wald_intervals(model: Any, data: Any, level: float = 0.9) -> pd.DataFrame:
     frame["upper"] = upper
     frame["link"] = links
     frame.attrs["method"] = "observed information (Wald, delta method on the link scale)"
-    frame.attrs["level"] = level
+    frame.attrs["confidence"] = level
     frame.attrs["max_abs_score"] = float(np.abs(score).max()) if score.size else 0.0
     return frame

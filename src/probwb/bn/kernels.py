@@ -655,7 +655,7 @@ def query_schedule(
     for i in range(len(local)):
         if i in target_ids:
             continue
-        ins = tuple(sorted(holders[i]))
+        ins = tuple(holders[i])
         if not ins:
             continue
         out: set[int] = set()
@@ -670,7 +670,7 @@ def query_schedule(
             size *= card[j]
         if size > max_table:
             max_table = size
-        out_scope = sorted(out)
+        out_scope = list(out)
         add_step(ins, out_scope, size, card[i])
         # a folded step reuses the slot of the step it absorbed
         slot = len(scope_of) - 1

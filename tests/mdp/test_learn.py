@@ -114,7 +114,7 @@ def test_policy_value_posterior_matches_exact_evaluation_and_concentrates():
         np.testing.assert_allclose(post.point, evaluate_policy(est.mdp_, policy).to_numpy(), atol=1e-10)
     assert widths[1] < widths[0] / 4  # 40x the data: about 1/sqrt(40) of the width
     assert np.abs(iv["mean"].to_numpy() - v_true).max() < 3 * iv["sd"].max()
-    with pytest.raises(ModelError, match="level must lie strictly between 0 and 1"):
+    with pytest.raises(ModelError, match="interval must lie strictly between 0 and 1"):
         post.interval(1.0)
     est.discount = 1.0
     with pytest.raises(ModelError, match="discount in \\(0, 1\\)"):

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from probwb.core.api import renamed_argument
 from probwb.core.progress import sampler_progressbar
 from probwb.core.random import RandomState, check_random_state, seed_from
 from probwb.errors import DataError, ModelError, NotFittedError, SamplingWarning, SpecError
@@ -535,15 +536,20 @@ class BayesianHMM:
                 return k
         raise DataError(f"unknown input level {level!r}; levels are {self.input_levels_}")
 
-    def transmat_summary(self, hdi_prob: float = 0.9) -> pd.DataFrame:
-        """Return posterior mean and equal-tailed ``hdi_prob`` interval of every allowed transition.
+    @renamed_argument("hdi_prob", "interval")
+    def transmat_summary(self, interval: float = 0.9) -> pd.DataFrame:
+        """Return posterior mean and the equal-tailed credible interval of mass ``interval`` of every allowed
+        transition.
 
         Columns: input_level, from_state, to_state, mean, lower, upper (forbidden moves are left out).
         """
         self._check_fitted()
         draws = self.idata_.posterior["transmat"].values  # (chain, draw, L, S, S)
         flat = draws.reshape(-1, *draws.shape[2:])
-        lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
+        if not 0 < interval < 1:
+            raise ModelError(f"BayesianHMM.transmat_summary: interval must lie strictly between 0 and 1, "
+                             f"found {interval}")
+        lo_q, hi_q = (1 - interval) / 2, 1 - (1 - interval) / 2
         rows = []
         mask = self._prep["mask"]
         for k, lv in enumerate(self.input_levels_):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probwb.core.api import renamed_argument
 from probwb.core.random import RandomState, check_random_state
 from probwb.core.validation import check_columns, check_dataframe
 from probwb.errors import ConvergenceWarning, ModelError, NotFittedError, SmallSampleWarning
@@ -434,15 +435,19 @@ class PolicyValuePosterior:
     values: np.ndarray
     point: np.ndarray
 
-    def interval(self, level: float = 0.9) -> pd.DataFrame:
-        """Per state: posterior mean, sd, the equal-tailed ``level`` credible interval and the point value.
+    @renamed_argument("level", "interval")
+    def interval(self, interval: float = 0.9) -> pd.DataFrame:
+        """Per state: posterior mean, sd, the equal-tailed credible interval of mass ``interval`` and the
+        point value.
 
         A Bayesian credible interval under the Dirichlet(``prior``) transition prior and the normal
         approximation for mean rewards; benchmarks/calibration_mdp.md reports how often it covers the true
         value when logs are simulated from a known MDP.
         """
+        level = interval
         if not 0 < level < 1:
-            raise ModelError(f"level must lie strictly between 0 and 1, found {level}")
+            raise ModelError(f"PolicyValuePosterior.interval: interval must lie strictly between 0 and 1, "
+                             f"found {level}")
         lo, hi = np.quantile(self.values, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return pd.DataFrame({"mean": self.values.mean(axis=0), "sd": self.values.std(axis=0, ddof=1),
                              "lower": lo, "upper": hi, "point_estimate": self.point},

@@ -59,7 +59,7 @@ def study_rates(n_reps: int = 200, seed: int = 2026, n_draws: int = 4000, altern
         hits = {"A": [], "B": [], "lift": [], "reject": []}
         for rng in _rngs(seed, n_reps):
             s = {a: int(rng.binomial(sizes[a], p[a])) for a in sizes}
-            res = beta_binomial_ab(s, sizes, control="A", n_draws=n_draws, hdi_prob=NOMINAL, random_state=rng)
+            res = beta_binomial_ab(s, sizes, control="A", n_draws=n_draws, interval=NOMINAL, random_state=rng)
             for a in sizes:
                 lo, hi = res.table.loc[a, ["hdi_low", "hdi_high"]]
                 hits[a].append(lo <= p[a] <= hi)
@@ -103,7 +103,7 @@ def study_spend(n_reps: int = 200, seed: int = 2027, n_draws: int = 1000,
         for rng in _rngs(seed, n_reps):
             df = pd.DataFrame({"arm": np.repeat(["A", "B"], sizes),
                                "spend": np.r_[_spend(kind, sizes[0], rng), _spend(kind, sizes[1], rng)]})
-            res = spend_ab(df, "spend", "arm", control="A", n_draws=n_draws, hdi_prob=NOMINAL, random_state=rng)
+            res = spend_ab(df, "spend", "arm", control="A", n_draws=n_draws, interval=NOMINAL, random_state=rng)
             for a in ("A", "B"):
                 lo, hi = res.table.loc[a, ["hdi_low", "hdi_high"]]
                 hits[a].append(lo <= truth <= hi)

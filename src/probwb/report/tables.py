@@ -183,11 +183,13 @@ _METRIC_VALUED = re.compile(r"^(mean|observed_mean|expected_loss|\d+(\.\d+)?% (H
 
 def result_frame(result: Any, units: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Return ``result.to_frame()`` of a :mod:`probwb.stats` result with its interval columns labelled by the
-    result's own level (``confidence``, ``hdi_prob`` or ``details["confidence"]``), rows of a table indexed
+    result's own level (``confidence``, an A/B result's ``interval`` or ``details["confidence"]``), rows of a table indexed
     by an arm or group in natural order (``control``, ``10%``, ``20%``) and, for an A/B result whose metric
     has a unit in ``units`` (``mean spend`` -> ``spend``), that unit on its value columns."""
     frame = result.to_frame()
-    level = getattr(result, "hdi_prob", None)
+    from probwb.stats.results import ABResult
+
+    level = result.interval if isinstance(result, ABResult) else None
     kind = "CrI" if level is not None else "CI"
     if level is None:
         level = getattr(result, "confidence", None)

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from probwb.core.api import renamed_argument
 from probwb.core.random import check_random_state
 from probwb.core.validation import check_columns, check_dataframe
 from probwb.errors import DataError, SmallSampleWarning, SpecError
@@ -32,13 +33,14 @@ __all__ = ["hdi", "beta_binomial_ab", "rate_ab", "spend_ab", "coupon_ab", "bayes
            "SPEND_MODELS"]
 
 
-def hdi(draws: np.ndarray, prob: float = 0.95) -> tuple[float, float]:
-    """Return the narrowest interval containing a ``prob`` share of the 1-D ``draws`` (highest density)."""
+@renamed_argument("prob", "interval")
+def hdi(draws: np.ndarray, interval: float = 0.95) -> tuple[float, float]:
+    """Return the narrowest interval containing an ``interval`` share of the 1-D ``draws`` (highest density)."""
     x = np.sort(np.asarray(draws, dtype=float).ravel())
     n = x.size
-    if n == 0 or not 0 < prob < 1:
-        raise SpecError(f"hdi needs draws and 0 < prob < 1, found {n} draws and prob={prob}")
-    k = max(1, int(np.floor(prob * n)))
+    if n == 0 or not 0 < interval < 1:
+        raise SpecError(f"hdi needs draws and 0 < interval < 1, found {n} draws and interval={interval}")
+    k = max(1, int(np.floor(interval * n)))
     if k >= n:
         return float(x[0]), float(x[-1])
     widths = x[k:] - x[: n - k]
@@ -47,7 +49,7 @@ def hdi(draws: np.ndarray, prob: float = 0.95) -> tuple[float, float]:
 
 
 def _summarise(draws: pd.DataFrame, counts: pd.DataFrame, control: str, metric: str, method: str,
-               hdi_prob: float, warn: list[str], details: dict) -> ABResult:
+               interval: float, warn: list[str], details: dict) -> ABResult:
     arms = list(draws.columns)
     if control not in arms:
         raise DataError(f"control arm {control!r} is not among the arms {arms}")
@@ -57,7 +59,7 @@ def _summarise(draws: pd.DataFrame, counts: pd.DataFrame, control: str, metric: 
     rows = []
     count_rows = counts.to_dict(orient="index")
     for j, a in enumerate(arms):
-        lo, hi = hdi(mat[:, j], hdi_prob)
+        lo, hi = hdi(mat[:, j], interval)
         rows.append({"arm": a, **count_rows[a], "mean": float(mat[:, j].mean()), "hdi_low": lo,
                      "hdi_high": hi, "prob_best": float(np.mean(winner == j)),
                      "expected_loss": float(np.mean(best - mat[:, j]))})
@@ -70,7 +72,7 @@ def _summarise(draws: pd.DataFrame, counts: pd.DataFrame, control: str, metric: 
         with np.errstate(divide="ignore", invalid="ignore"):
             lift = mat[:, j] / c - 1.0
         lift = lift[np.isfinite(lift)]
-        lo, hi = hdi(lift, hdi_prob) if lift.size else (np.nan, np.nan)
+        lo, hi = hdi(lift, interval) if lift.size else (np.nan, np.nan)
         lift_rows.append({"arm": a, "lift_mean": float(lift.mean()) if lift.size else np.nan,
                           "lift_hdi_low": lo, "lift_hdi_high": hi,
                           "diff_mean": float(np.mean(mat[:, j] - c)),
@@ -78,7 +80,7 @@ def _summarise(draws: pd.DataFrame, counts: pd.DataFrame, control: str, metric: 
     lift_table = pd.DataFrame(lift_rows, columns=["arm", "lift_mean", "lift_hdi_low", "lift_hdi_high",
                                                   "diff_mean", "prob_better"]).set_index("arm")
     return ABResult(method=method, table=table, warnings=tuple(warn), details=details, metric=metric,
-                    control=control, lift=lift_table, draws=draws, hdi_prob=hdi_prob)
+                    control=control, lift=lift_table, draws=draws, interval=interval)
 
 
 def _as_series(values, arms: Sequence[str] | None, name: str) -> pd.Series:
@@ -102,8 +104,9 @@ def _as_series(values, arms: Sequence[str] | None, name: str) -> pd.Series:
     return s
 
 
+@renamed_argument("hdi_prob", "interval")
 def beta_binomial_ab(successes, trials, *, arms: Sequence[str] | None = None, control: str | None = None,
-                     prior: tuple[float, float] = (1.0, 1.0), n_draws: int = 100_000, hdi_prob: float = 0.95,
+                     prior: tuple[float, float] = (1.0, 1.0), n_draws: int = 100_000, interval: float = 0.95,
                      random_state=None) -> ABResult:
     """Return a Beta-Binomial comparison of success rates across two or more arms.
 
@@ -127,12 +130,13 @@ def beta_binomial_ab(successes, trials, *, arms: Sequence[str] | None = None, co
     counts = pd.DataFrame({"n": n.astype(int), "successes": s.astype(int), "observed_rate": s / n.where(n > 0)})
     warn = [f"arm {arm!r} has no trials; its posterior is the prior" for arm in s.index if n[arm] == 0]
     control = str(s.index[0]) if control is None else str(control)
-    return _summarise(draws, counts, control, "rate", "Beta-Binomial A/B test", hdi_prob, warn,
+    return _summarise(draws, counts, control, "rate", "Beta-Binomial A/B test", interval, warn,
                       {"prior": prior, "n_draws": int(n_draws)})
 
 
+@renamed_argument("hdi_prob", "interval")
 def rate_ab(data: pd.DataFrame, outcome: str, arm: str, *, control: str | None = None,
-            prior: tuple[float, float] = (1.0, 1.0), n_draws: int = 100_000, hdi_prob: float = 0.95,
+            prior: tuple[float, float] = (1.0, 1.0), n_draws: int = 100_000, interval: float = 0.95,
             random_state=None) -> ABResult:
     """Return a Beta-Binomial comparison from one row per trial: ``outcome`` is 0/1 (or False/True), ``arm``
     names the arm. Rows with a missing outcome are refused (drop untreated rows first)."""
@@ -149,7 +153,7 @@ def rate_ab(data: pd.DataFrame, outcome: str, arm: str, *, control: str | None =
         raise DataError(f"rate_ab: column {outcome!r} must hold 0/1 outcomes, found {bad!r}")
     labels = sub[arm].astype(str)
     g = pd.Series(y, index=sub.index).groupby(labels.to_numpy())
-    return beta_binomial_ab(g.sum(), g.size(), control=control, prior=prior, n_draws=n_draws, hdi_prob=hdi_prob,
+    return beta_binomial_ab(g.sum(), g.size(), control=control, prior=prior, n_draws=n_draws, interval=interval,
                             random_state=random_state)
 
 
@@ -235,8 +239,9 @@ def bayesian_bootstrap_mean(x: np.ndarray, n_draws: int, random_state=None, *,
     return out
 
 
+@renamed_argument("hdi_prob", "interval")
 def spend_ab(data: pd.DataFrame, value: str, arm: str, *, model: str = "bootstrap", control: str | None = None,
-             n_draws: int = 50_000, hdi_prob: float = 0.95, random_state=None) -> ABResult:
+             n_draws: int = 50_000, interval: float = 0.95, random_state=None) -> ABResult:
     """Return a Bayesian comparison of mean spend per unit (customer, visit) across the arms in ``arm``.
 
     ``model="bootstrap"`` (default): Bayesian bootstrap of each arm's mean, valid whatever the shape of spend;
@@ -291,12 +296,13 @@ def spend_ab(data: pd.DataFrame, value: str, arm: str, *, model: str = "bootstra
     counts_df = pd.DataFrame(counts).set_index("arm")
     control = arms[0] if control is None else str(control)
     method, assumption = SPEND_MODELS[model]
-    return _summarise(pd.DataFrame(draws), counts_df, control, "mean spend", method, hdi_prob, warn,
+    return _summarise(pd.DataFrame(draws), counts_df, control, "mean spend", method, interval, warn,
                       {"model": model, "n_draws": int(n_draws), "assumption": assumption})
 
 
+@renamed_argument("hdi_prob", "interval")
 def coupon_ab(campaign, metric: str = "redemption", *, control: str | None = None, n_draws: int = 50_000,
-              hdi_prob: float = 0.95, spend_model: str = "bootstrap", random_state=None) -> ABResult:
+              interval: float = 0.95, spend_model: str = "bootstrap", random_state=None) -> ABResult:
     """Return a Bayesian A/B test on a :func:`probwb.datasets.simulate_coupon_campaign` result.
 
     ``metric="redemption"``: redemption rate of each coupon type from the ``coupons`` table (columns coupon,
@@ -310,7 +316,7 @@ def coupon_ab(campaign, metric: str = "redemption", *, control: str | None = Non
         if coupons["redeemed"].isna().any():
             raise DataError("campaign.coupons['redeemed'] has missing values")
         g = coupons.groupby(coupons["coupon"].astype(str), observed=True)["redeemed"]
-        return beta_binomial_ab(g.sum(), g.size(), control=control, n_draws=n_draws, hdi_prob=hdi_prob,
+        return beta_binomial_ab(g.sum(), g.size(), control=control, n_draws=n_draws, interval=interval,
                                 random_state=random_state)
     if metric == "spend":
         customers = check_dataframe(getattr(campaign, "customers", None), name="campaign.customers")
@@ -321,6 +327,6 @@ def coupon_ab(campaign, metric: str = "redemption", *, control: str | None = Non
         df = customers[["customer_id", "arm"]].assign(spend=customers["customer_id"].map(per).fillna(0.0))
         arms = set(df["arm"].astype(str))
         ctrl = control if control is not None else ("control" if "control" in arms else None)
-        return spend_ab(df, "spend", "arm", model=spend_model, control=ctrl, n_draws=n_draws, hdi_prob=hdi_prob,
+        return spend_ab(df, "spend", "arm", model=spend_model, control=ctrl, n_draws=n_draws, interval=interval,
                         random_state=random_state)
     raise SpecError(f"metric must be 'redemption' or 'spend', found {metric!r}")

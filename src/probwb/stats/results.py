@@ -251,14 +251,26 @@ class ABResult(TableResult):
 
     ``table`` has one row per arm: n, posterior mean and HDI of the arm's metric, P(arm is best), expected
     loss of choosing the arm; ``lift`` has one row per non-control arm: posterior mean and HDI of the relative
-    lift over ``control`` and P(arm > control). ``draws`` are the posterior draws (columns = arms).
+    lift over ``control`` and P(arm > control). ``draws`` are the posterior draws (columns = arms);
+    ``interval`` is the posterior mass of the HDIs.
     """
 
     metric: str = "rate"
     control: str = ""
     lift: pd.DataFrame | None = None
     draws: pd.DataFrame | None = None
-    hdi_prob: float = 0.95
+    interval: float = 0.95
+
+    @property
+    def hdi_prob(self) -> float:
+        """Return :attr:`interval` (the old spelling, kept for one release with a FutureWarning)."""
+        import warnings
+
+        from probwb.core.api import user_stacklevel
+
+        warnings.warn("ABResult.hdi_prob is deprecated and will be removed in the next release; read "
+                      "ABResult.interval", FutureWarning, stacklevel=user_stacklevel())
+        return self.interval
 
     def prob_better(self, arm: str, than: str | None = None) -> float:
         """Return the posterior probability that ``arm``'s metric exceeds ``than``'s (default the control)."""
@@ -273,7 +285,7 @@ class ABResult(TableResult):
         if self.lift is not None and best in self.lift.index:
             r = self.lift.loc[best]
             out += (f"; its lift over {self.control!r} is {100 * r['lift_mean']:.1f}% "
-                    f"({100 * self.hdi_prob:g}% HDI {100 * r['lift_hdi_low']:.1f}% to "
+                    f"({100 * self.interval:g}% HDI {100 * r['lift_hdi_low']:.1f}% to "
                     f"{100 * r['lift_hdi_high']:.1f}%) and P(better than {self.control!r}) = "
                     f"{r['prob_better']:.3f}")
         elif best == self.control and self.lift is not None and len(self.lift):

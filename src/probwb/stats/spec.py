@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from probwb.core.api import renamed_arguments
 from probwb.core.validation import closest_match
 from probwb.errors import SpecError
 from probwb.report.tables import result_frame, units_for
@@ -95,10 +96,14 @@ class SpecResults:
                 raise ModelFileError(f"stats results file: unknown result class {item.get('class')!r}; expected "
                                      f"one of {sorted(classes)}")
             allowed = {f.name for f in dataclasses.fields(rc) if f.init and f.name != "model_"}
-            unknown = sorted(set(item["fields"]) - allowed)
+            fields = dict(item["fields"])
+            if "hdi_prob" in fields and "interval" in allowed and "interval" not in fields:
+                # files saved before ABResult's hdi_prob became interval (#20)
+                fields["interval"] = fields.pop("hdi_prob")
+            unknown = sorted(set(fields) - allowed)
             if unknown:
                 raise ModelFileError(f"stats results file: {item['class']} has no field(s) {unknown}")
-            results.append(rc(**item["fields"]))
+            results.append(rc(**fields))
         titles = tuple(str(t) for t in state["titles"])
         if len(titles) != len(results):
             raise ModelFileError(f"stats results file: {len(titles)} titles for {len(results)} results")
@@ -166,8 +171,10 @@ def validate_spec(spec: dict[str, Any]) -> None:
             raise SpecError(f"tests[{i}].test: unknown test {name!r}{hint}; tests: {', '.join(TESTS)}")
         func, _ = TESTS[name]
         params = list(inspect.signature(func).parameters)[1:]
+        # an old spelling (hdi_prob=) still runs, warning from the call itself, for one release (#20)
+        old_names = renamed_arguments(func)
         for key in item.get("args", {}) or {}:
-            if key not in params:
+            if key not in params and key not in old_names:
                 hit = closest_match(str(key), params)
                 hint = f" (did you mean {hit!r}?)" if hit else ""
                 raise SpecError(f"tests[{i}].args.{key}: {name} has no argument {key!r}{hint}; "

@@ -203,15 +203,17 @@ def _to_link(values: np.ndarray, links: list[str]) -> np.ndarray:
     return out
 
 
-def interval_bounds(values: Any, se: Any, links: Any, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return (lower, upper) of ``level`` Wald intervals from values, link-scale standard errors and links.
+@renamed_argument("level", "confidence")
+def interval_bounds(values: Any, se: Any, links: Any, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (lower, upper) of Wald intervals at confidence level ``confidence`` from values, link-scale
+    standard errors and links.
 
     The frame :func:`wald_intervals` returns carries ``se`` and ``link``, so other levels need no refit:
     ``interval_bounds(t["value"], t["se"], t["link"], 0.5)``.
     """
     values, se = np.asarray(values, dtype=float), np.asarray(se, dtype=float)
     lk = np.asarray(links)
-    z = float(ndtri(0.5 + float(level) / 2))
+    z = float(ndtri(0.5 + float(confidence) / 2))
     base = _to_link(values, list(lk))
     lo, hi = base - z * se, base + z * se
     lower, upper = np.full(values.shape, np.nan), np.full(values.shape, np.nan)

@@ -122,6 +122,8 @@ def test_renamed_argument_warns_at_the_callers_line_and_refuses_both() -> None:
     assert rec[0].filename == __file__
     with pytest.raises(ModelError, match=r"give one of interval= and its old spelling prob=, found both"):
         f(2.0, interval=0.1, prob=0.2)
+    with pytest.raises(ModelError, match=r"found both \(interval=0.1, prob=0.2\)"):
+        f(2.0, 0.1, prob=0.2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert f(2.0, 0.25) == f(2.0, interval=0.25) == 0.5

@@ -139,13 +139,17 @@ def renamed_argument(old: str, new: str) -> Callable[[Callable[..., Any]], Calla
     """
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         where = func.__qualname__
+        names = list(inspect.signature(func).parameters)
+        # the new name given by position counts as given (hdi(draws, 0.9, prob=0.8))
+        position = names.index(new) if new in names else len(names) + 1
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if old in kwargs:
-                if new in kwargs:
+                if new in kwargs or len(args) > position:
+                    given = kwargs[new] if new in kwargs else args[position]
                     raise ModelError(f"{where}: give one of {new}= and its old spelling {old}=, found both "
-                                     f"({new}={kwargs[new]!r}, {old}={kwargs[old]!r}); drop {old}=")
+                                     f"({new}={short_repr(given)}, {old}={short_repr(kwargs[old])}); drop {old}=")
                 warnings.warn(f"{where}({old}=...) is deprecated and will be removed in the next release; "
                               f"write {new}=", FutureWarning, stacklevel=user_stacklevel())
                 kwargs[new] = kwargs.pop(old)

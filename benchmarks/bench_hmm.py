@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,12 @@ def mem_child(side: str, op: str, n_seq: int) -> None:
         warnings.simplefilter("ignore")
         open("/proc/self/clear_refs", "w").write("5")  # reset the peak to the current resident size
         base, _ = _rss_kib()
+        t0 = time.perf_counter()
         fn()
+        seconds = time.perf_counter() - t0
         _, peak = _rss_kib()
-    print(json.dumps({"bytes_per_obs": (peak - base) * 1024.0 / (n_seq * LENGTH), "peak_mib": (peak - base) / 1024}))
+    print(json.dumps({"bytes_per_obs": (peak - base) * 1024.0 / (n_seq * LENGTH), "peak_mib": (peak - base) / 1024,
+                      "seconds": seconds}))
 
 
 def _mem(side: str, op: str, n_seq: int) -> dict[str, Any]:
@@ -145,6 +149,18 @@ def memory_rows(sizes: list[int], big: int | None) -> list[str]:
             goal = "bounded" if op == "em" else "(reported: data preparation is per row)"
             out.append(f"| {op} at {big:,} sequences, probwb only (peak {r['peak_mib']:.0f} MiB above the data) "
                        f"| {big:,} | | {r['bytes_per_obs']:.1f} | | {goal} | |")
+    return out
+
+
+def scaling_rows(sizes: list[int], reps: int) -> list[str]:
+    """probwb's EM step at growing sizes, each in fresh processes: seconds and peak memory (median of reps)."""
+    out = ["| sequences x 20 | EM step median s | s per million observations | peak MiB above the data | reps |",
+           "| ---: | ---: | ---: | ---: | ---: |"]
+    for n in sizes:
+        runs = [_mem("probwb", "em", n) for _ in range(reps)]
+        sec = float(np.median([r["seconds"] for r in runs]))
+        mib = float(np.median([r["peak_mib"] for r in runs]))
+        out.append(f"| {n:,} | {sec:.3g} | {sec / (n * LENGTH / 1e6):.3g} | {mib:.0f} | {reps} |")
     return out
 
 
@@ -263,12 +279,14 @@ def cold_rows(n: int, reps: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--only", choices=["memory", "time", "long", "cold"], default=None)
+    parser.add_argument("--only", choices=["memory", "scaling", "time", "long", "cold"], default=None)
     args = parser.parse_args()
     before = fair.machine(("hmmlearn",))
     parts = {
         "memory": lambda: memory_rows([2_000] if args.quick else [10_000, 100_000],
                                       None if args.quick else 1_000_000),
+        "scaling": lambda: scaling_rows([2_000, 20_000] if args.quick else [10_000, 100_000, 1_000_000],
+                                        1 if args.quick else 2),
         "time": lambda: time_rows(2_000 if args.quick else 20_000, 2 if args.quick else 3),
         "long": lambda: long_rows(100_000 if args.quick else 1_000_000, 2 if args.quick else 3),
         "cold": lambda: cold_rows(2_000 if args.quick else 10_000, 2 if args.quick else 3),

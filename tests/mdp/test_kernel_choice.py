@@ -129,3 +129,19 @@ def test_a_small_solve_does_not_import_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+@needs_numba
+def test_trial_times_serial_and_parallel_variants_where_threads_may_be_used(monkeypatch):
+    monkeypatch.setattr(K, "PARALLEL_MIN_STATES", 1_000)
+    monkeypatch.setattr(K._fused().numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(K, "_NUMBA_WARM", True)
+    P, R = random_sparse_arrays(5_000, 3, 4, random_state=9)
+    mdp = MDP(P, R, 0.95)
+    res = solve(mdp, "vi", epsilon=1e-3, stopping="sup")
+    assert set(res.info["kernel_timings"]) == {"scipy", "csr", "csr-parallel"}
+    again = solve(mdp, "vi", epsilon=1e-3, stopping="sup")  # cached: adaptive threads seeded by the trial
+    ref = solve(mdp, "vi", epsilon=1e-3, stopping="sup", kernel="scipy")
+    for r in (res, again):
+        np.testing.assert_array_equal(r.V, ref.V)
+        assert r.iterations == ref.iterations

@@ -228,6 +228,12 @@ def test_adaptive_step_runs_the_faster_kernel_and_reprobes_the_other():
     for _ in range(16):
         step(None, None)
     assert calls.count("slow") == 1 + 1
+    # timings known from the kernel trial: no opening probes, the known-faster one first
+    step = K._adaptive_step(slow, fast, probe_every=8, known=(0.002, 0.0))
+    calls.clear()
+    for _ in range(6):
+        step(None, None)
+    assert calls == ["fast"] * 6
 
 
 @needs_numba

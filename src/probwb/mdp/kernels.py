@@ -280,16 +280,18 @@ def default_parallel(n_states: int) -> bool:
 
 
 def _adaptive_step(serial: Callable[..., tuple[float, float]], parallel: Callable[..., tuple[float, float]],
-                   probe_every: int = 16) -> Callable[..., tuple[float, float]]:
+                   probe_every: int = 16,
+                   known: tuple[float, float] | None = None) -> Callable[..., tuple[float, float]]:
     """A sweep that runs whichever of two identical-result kernels took less time at its last run.
 
     Every sweep ends at a barrier, so on a shared, over-subscribed machine a partner thread descheduled by
     another process stalls the parallel sweep (measured on the 2-core VM, forest S = 1,000,000: 4.7 ms per
     sweep serial vs 8.3 ms parallel while another job ran; random S = 1,000,000: 48.8 vs 24.6 ms when a core
     was free). Load changes within a solve, so the slower choice is re-timed every ``probe_every`` sweeps.
+    ``known`` (serial, parallel) seconds per sweep, from the kernel trial, skips the two opening probes.
     """
-    times = [np.inf, np.inf]
-    count = [0]
+    times = [np.inf, np.inf] if known is None else list(known)
+    count = [0 if known is None else 2]
 
     def step(V: np.ndarray, Vn: np.ndarray) -> tuple[float, float]:
         k = count[0]
@@ -532,7 +534,7 @@ def value_iteration(
                 for r in range(TRIAL_ROUNDS):
                     trial.extend(variants if r % 2 == 0 else variants[::-1])
                 kernel = ""
-    step = None if kernel == "" else _kernel_step(kernel, P, Rg, gamma, parallel, layout)
+    step = None if kernel == "" else _kernel_step(kernel, P, Rg, gamma, parallel, layout, timings)
     change = np.inf
     converged = False
     k = 0
@@ -546,7 +548,7 @@ def value_iteration(
         else:
             if step is None:
                 kernel = _record_choice(sig, timings, S, P.nnz)
-                step = _kernel_step(kernel, P, Rg, gamma, parallel, layout)
+                step = _kernel_step(kernel, P, Rg, gamma, parallel, layout, timings)
             dmax, dmin = step(V, Vn)
         change = max(dmax, -dmin) if stopping == "sup" else dmax - dmin
         V, Vn = Vn, V
@@ -592,9 +594,11 @@ def _numba_step(kernel: str, P: sp.csr_matrix, Rg: np.ndarray, gamma: float, par
 
 
 def _kernel_step(kernel: str, P: sp.csr_matrix, Rg: np.ndarray, gamma: float, parallel: bool | None,
-                 layout: TiledLayout | None) -> Callable[..., tuple[float, float]]:
+                 layout: TiledLayout | None,
+                 timings: dict[str, float] | None = None) -> Callable[..., tuple[float, float]]:
     """One sweep of ``kernel``; numba kernels with ``parallel=None`` adapt their threads from
-    :data:`PARALLEL_MIN_STATES` states up (see :func:`_adaptive_step`)."""
+    :data:`PARALLEL_MIN_STATES` states up (see :func:`_adaptive_step`), starting from the trial's
+    ``timings`` of both variants when it has them."""
     if kernel == "scipy":
         return _scipy_sweep(P, Rg, gamma)
     _need_numba(f"kernel={kernel!r}")
@@ -602,8 +606,10 @@ def _kernel_step(kernel: str, P: sp.csr_matrix, Rg: np.ndarray, gamma: float, pa
         layout = build_tiled_layout(P, Rg.shape[0])
     if parallel is None:
         if default_parallel(Rg.shape[1]):
+            both = (timings or {}).get(kernel), (timings or {}).get(kernel + "-parallel")
             return _adaptive_step(_numba_step(kernel, P, Rg, gamma, False, layout),
-                                  _numba_step(kernel, P, Rg, gamma, True, layout))
+                                  _numba_step(kernel, P, Rg, gamma, True, layout),
+                                  known=None if None in both else both)
         return _numba_step(kernel, P, Rg, gamma, False, layout)
     return _numba_step(kernel, P, Rg, gamma, bool(parallel), layout)
 

@@ -481,8 +481,8 @@ def value_iteration(
     reversed every round), keeps the kernel with the fastest sweep, and remembers it for the size class
     (:func:`kernel_signature`) for the rest of the process: later ``"auto"`` solves of that class skip the
     trial (:func:`kernel_choices` lists the choices, :func:`clear_kernel_choices` forgets them). The trial
-    sweeps are real sweeps, so the values do not depend on the choice. A fixed kernel is measured on the
-    machine it runs on, never taken from another CPU. ``parallel`` runs the numba sweeps over blocks of
+    sweeps are real sweeps, so the values do not depend on the choice; the choice is measured on the machine
+    the solve runs on, never fixed from another CPU. ``parallel`` runs the numba sweeps over blocks of
     states on all cores (None: from :data:`PARALLEL_MIN_STATES` states up, where each sweep runs whichever
     of the serial and parallel variant was faster at its last run); values do not depend on it. ``report``,
     a dict, receives ``kernel`` (the one used after any trial), ``how`` (``"forced"``, ``"only

@@ -572,8 +572,8 @@ class QuerySchedule(NamedTuple):
     """
 
     sources: tuple[tuple[int, tuple[int | None, ...]], ...]
-    steps: tuple[tuple[tuple[int, ...], tuple[list[int], ...], list[int]], ...]
-    dropped: frozenset[int]
+    steps: tuple[tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple[int, ...]], ...]
+    dropped: tuple[int, ...]
     max_table: int
 
 
@@ -688,7 +688,11 @@ def query_schedule(
         steps = [_relabel(st) for st in steps]
         if any(max((j for sc in (*st[1], st[2]) for j in sc), default=0) >= len(_LETTERS) for st in steps):
             return None
-    return QuerySchedule(tuple(sources), tuple(steps), dropped, max_table)
+    # tuples of ints only: the garbage collector untracks them, so a cache of many schedules adds
+    # nothing to its full collections (lists there cost single queries ~100 us each on ALARM)
+    return QuerySchedule(tuple(sources), tuple((ins, tuple(map(tuple, subs)), tuple(out))
+                                               for ins, subs, out in steps),
+                         tuple(sorted(dropped)), max_table)
 
 
 def _relabel(step: tuple[tuple[int, ...], tuple[list[int], ...], list[int]]

@@ -534,7 +534,8 @@ def value_iteration(
                 for r in range(TRIAL_ROUNDS):
                     trial.extend(variants if r % 2 == 0 else variants[::-1])
                 kernel = ""
-    step = None if kernel == "" else _kernel_step(kernel, P, Rg, gamma, parallel, layout, timings)
+    # a cached choice's timings may be stale (the load changes between solves): its threads are re-probed
+    step = None if kernel == "" else _kernel_step(kernel, P, Rg, gamma, parallel, layout)
     change = np.inf
     converged = False
     k = 0

@@ -17,6 +17,7 @@ __all__ = [
     "ImpossibleEvidenceError",
     "NotFittedError",
     "ModelFileError",
+    "MissingDependencyError",
     "ProbwbWarning",
     "ConvergenceWarning",
     "SamplingWarning",
@@ -58,6 +59,12 @@ class NotFittedError(ProbwbError):
 
 class ModelFileError(ProbwbError):
     """A saved model file is damaged, foreign, or belongs to a different model class or version."""
+
+
+class MissingDependencyError(ProbwbError, ImportError):
+    """A feature needs an optional package (PyMC, nutpie, ...) that is not installed; the message names the
+    feature, the package and the ``pip install "probwb[<extra>]"`` command. Also an ImportError, so code that
+    catches a failed import keeps working."""
 
 
 class ProbwbWarning(UserWarning):

@@ -506,6 +506,9 @@ class _CLVModel(abc.ABC):
         return self._build(d)
 
     def _build(self, d: Mapping[str, Any], *, likelihood: bool = True) -> Any:
+        from probwb.core.deps import require_bayes
+
+        require_bayes(f"{type(self).__name__} (a PyMC model)")
         import pymc as pm
 
         coords = {}
@@ -594,6 +597,9 @@ class _CLVModel(abc.ABC):
     def _log_prior_fn(self, d):
         # The prior density of the model's free variables on their natural scale (no Jacobian), built
         # from the PyMC model itself so that MAP uses exactly the priors MCMC uses.
+        from probwb.core.deps import require_bayes
+
+        require_bayes(f"{type(self).__name__} MAP fit (a PyMC model)")
         import pymc as pm
         import pytensor
 

@@ -318,6 +318,9 @@ class HierarchicalGLM:
         return pX, succ, p_idx, p_Z, n, inv.astype(np.int64)
 
     def _build_model(self, design: Design) -> Any:
+        from probwb.core.deps import require_bayes
+
+        require_bayes(f"{type(self).__name__} (a PyMC model)")
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -896,6 +899,9 @@ def meta_analysis_model(y: Any, se: Any, *, noncentered: bool = True, mu_sd: flo
     posteriordb's ``eight_schools_noncentered``. ``y`` is a ``pm.Data`` container named "y" so the model
     can be refitted to new data (e.g. by :func:`probwb.hier.sbc.sbc`).
     """
+    from probwb.core.deps import require_bayes
+
+    require_bayes("meta_analysis_model (a PyMC model)")
     import pymc as pm
 
     y = check_finite_1d(y, "y")

@@ -336,6 +336,9 @@ class BayesianHMM:
     # ------------------------------------------------------------------ model
     def build_model(self, data: Any) -> Any:
         """Return the PyMC model for ``data`` (not sampled)."""
+        from probwb.core.deps import require_bayes
+
+        require_bayes("BayesianHMM (a PyMC model)")
         import pymc as pm
         import pytensor.tensor as pt
 

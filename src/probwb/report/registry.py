@@ -8,12 +8,15 @@ installed fails validation with a clear :class:`~probwb.errors.SpecError` instea
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
+from typing import Any
 
 from probwb.core.validation import closest_match
 from probwb.errors import SpecError
 
-__all__ = ["KINDS", "BAYESIAN_KINDS", "family_module", "register_family", "unregister_family"]
+__all__ = ["KINDS", "BAYESIAN_KINDS", "dependency_problems", "family_module", "register_family",
+           "unregister_family"]
 
 #: kind -> module offering ``run_spec(spec, *, quick=False, random_state=None) -> dict`` and ``SPEC_KEYS``.
 KINDS: dict[str, str] = {
@@ -77,3 +80,37 @@ def family_module(kind: object, *, where: str = "model.kind") -> ModuleType:
         raise SpecError(f"{where}: the {kind!r} family module {name} does not provide run_spec() and "
                         "SPEC_KEYS, so specs of this kind cannot be validated or run yet")
     return module
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _pymc_use(kind: object, spec: Any) -> str | None:
+    # which part of a built-in family's spec fits a PyMC model (None: the spec needs no PyMC)
+    section = spec if isinstance(spec, dict) else {}
+    fit = section.get("fit") if isinstance(section.get("fit"), dict) else {}
+    evaluate = section.get("evaluate") if isinstance(section.get("evaluate"), dict) else {}
+    if kind == "hier":
+        return "a hierarchical model sampled by MCMC"
+    if kind == "clv" and fit.get("method", "mcmc") in ("mcmc", "map"):
+        return f"a CLV model fitted by fit.method {fit.get('method', 'mcmc')!r}"
+    if kind == "hmm" and evaluate.get("bayesian"):
+        return "a Bayesian HMM (evaluate.bayesian)"
+    return None
+
+
+def dependency_problems(kind: object, spec: Any) -> list[str]:
+    """Return one line per optional package the spec needs that is not installed (PyMC for hier, clv by
+    MCMC/MAP, hmm with evaluate.bayesian), naming the command that installs it; [] when nothing is missing."""
+    use = _pymc_use(kind, spec)
+    if use is None or KINDS.get(str(kind)) != _DEFAULT_KINDS.get(str(kind)):
+        return []
+    missing = [m for m in ("pymc", "pytensor") if not _importable(m)]
+    if not missing:
+        return []
+    return [f"model.kind {kind!r}: this spec fits {use}, which needs {' and '.join(missing)} (not installed); "
+            'install them with: pip install "probwb[bayes]"']

@@ -25,7 +25,7 @@ from typing import Any
 from probwb.core.validation import closest_match, short_repr
 from probwb.errors import DataError, SpecError
 from probwb.report.data import _type_name, check_data_section, value_matches
-from probwb.report.registry import KINDS, family_module
+from probwb.report.registry import KINDS, dependency_problems, family_module
 
 __all__ = [
     "TOP_KEYS",
@@ -403,6 +403,9 @@ def _check_spec(spec: dict[str, Any] | str | os.PathLike, *, base_dir: str | os.
     # the family's own checks assume its sections are well formed, so they run only when they are
     if callable(extra) and family_ok:
         attempt(extra, spec)
+    if module is not None and family_ok:
+        # a light install (no PyMC) fails here, before any data is loaded, with the install command
+        problems.extend(dependency_problems(kind, spec))
     if check_columns and data_ok and module is not None and not problems:
         problems.extend(formula_column_problems(spec, base_dir=base_dir))
     if problems or module is None:

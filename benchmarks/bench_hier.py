@@ -27,8 +27,10 @@ Metric: minimum bulk ESS over the model parameters per second of the fit call (c
 ``target_accept`` defaults differ (probwb 0.95, PyMC 0.8), so each workload also has rows with both sides
 at 0.8. Posterior means are checked to agree (difference below 4 combined MCSEs + 0.02).
 
-Run ``python benchmarks/bench_hier.py`` (full sizes; writes ``results_hier.md``; 30-40 minutes here) or
-``--quick`` (2,000 patients, 20 hospitals, 300 draws; prints only).
+Run ``python benchmarks/bench_hier.py [--only WORKLOAD]`` (full sizes; rewrites the measured workloads'
+sections of ``results_hier.md``) or ``--quick`` (2,000 patients, 20 hospitals, 300 draws; prints only). Every
+process compiles, so the run is long: eight schools took 16 minutes at a load average of 9 on 2 cores, the
+readmission workloads far longer.
 """
 
 from __future__ import annotations
@@ -330,7 +332,7 @@ def table(title: str, res: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     out = [f"### {title}", "",
            f"2 chains x {res['base']['draws']} draws (+{res['base']['tune']} warm-up), seed {res['base']['seed']}; "
            f"returning-user rows: {res['reps']} fresh processes per side, new-user rows: {res['cold_reps']} "
-           "per side; medians; sides alternated.", "",
+           "per side; medians; sides alternated; div = divergences summed over the repetitions.", "",
            "| comparison | probwb: fit s / compile s / sampling s / min ESS / ESS/s / div / backend | "
            "PyMC: fit s / compile s / sampling s / min ESS / ESS/s / div | ratio (ESS/s, probwb / PyMC) | "
            "goal | status | posterior means agree |",

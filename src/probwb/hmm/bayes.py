@@ -447,6 +447,9 @@ class BayesianHMM:
 
     def fit(self, data: Any) -> BayesianHMM:
         """Sample the posterior; stores ``idata_``, ``transmat_`` (posterior mean) and ``diagnostics_``."""
+        from probwb.core.deps import require_bayes
+
+        require_bayes("BayesianHMM.fit (a PyMC model)")
         import pymc as pm
 
         model = self.build_model(data)

@@ -2,7 +2,8 @@
 # The virtual environment lives in .venv and is reused. `make report` installs only what the default report (a
 # Bayes net) needs: the package without extras, with --no-compile (Python compiles what it imports on first
 # use; pip's up-front .pyc files are ~220 MB). `make test` adds PyMC (`bayes`), `fast` and the test extras.
-# Each set has its own stamp file, so switching from report to test installs the rest, and either is refreshed when pyproject.toml changes.
+# Each set has its own stamp file, so switching from report to test installs the rest, and either is refreshed
+# when pyproject.toml changes.
 # jax (the `jax` extra, numpyro's sampler) is never installed here: its tests skip without it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

@@ -156,7 +156,9 @@ def empty_cache_env(root: Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(root / "xdg"),
     }
     flags = os.environ.get("PYTENSOR_FLAGS", "")
-    env["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"compiledir={root / 'pytensor'}") if f)
+    # base_compiledir, not compiledir: PyTensor keeps its numba cache under base_compiledir/numba, which a
+    # compiledir-only override leaves warm.
+    env["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={root / 'pytensor'}") if f)
     return env
 
 

@@ -16,13 +16,14 @@ HERE = Path(__file__).resolve().parent
 
 HEADER = """# Benchmarks
 
-Every benchmark runs probwb and its peer (pgmpy, hmmlearn, pymdptoolbox, PyMC's default sampler, statsmodels)
-side by side in one process on the same data, checks that the answers agree, and reports ratios. Tests never
-assert timings; these tables are the evidence for the speed claims. Re-run with `make bench` (quick mode) or
-`python benchmarks/run_all.py` (full sizes), or one family with `python benchmarks/bench_<family>.py`.
+Every benchmark runs probwb and its peer (pgmpy, hmmlearn, pymdptoolbox, PyMC's default sampler, statsmodels,
+scipy) side by side in one script on the same data and model, checks that the answers agree, and reports ratios
+under the rules below. Tests never assert timings; these tables are the evidence for the speed claims. Re-run with
+`make bench` (quick mode) or `python benchmarks/run_all.py` (full sizes), or one family with
+`python benchmarks/bench_<family>.py`.
 
-Machine for the tables below: 2 CPU cores, 24 GiB RAM, Python 3.11, no accelerator (shared with other work
-while measured, so absolute times are noisy; the ratios come from the same process and data).
+Machine for the tables below: 2 CPU cores, 24 GiB RAM, Python 3.11, no accelerator, shared with other work while
+measured: absolute times are noisy, so each table records the load average before and after its run.
 """
 
 

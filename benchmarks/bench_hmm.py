@@ -265,10 +265,7 @@ print(json.dumps({{"s": time.perf_counter() - t0}}))
 
 
 def cold_rows(n: int, reps: int) -> list[str]:
-    times: dict[str, list[float]] = {"hmmlearn": [], "probwb": []}
-    for i in range(reps):
-        for side in (["hmmlearn", "probwb"] if i % 2 == 0 else ["probwb", "hmmlearn"]):
-            times[side].append(fair.fresh_process(COLD[side].format(n=n), empty_caches=True)["wall_s"])
+    times = fair.alternate_fresh({side: COLD[side].format(n=n) for side in ("hmmlearn", "probwb")}, reps)
     return ["| cold start | hmmlearn median s | probwb median s | speed-up | reps each |",
             "| --- | ---: | ---: | ---: | ---: |",
             f"| fresh process, empty caches: import + build {n:,} x 20 + fit (default init, 1 EM iteration) | "

@@ -147,10 +147,7 @@ print(json.dumps({{"s": time.perf_counter() - t0}}))
 
 def cold_rows(n: int, reps: int) -> list[str]:
     here = str(Path(__file__).parent)
-    times: dict[str, list[float]] = {"scipy": [], "probwb": []}
-    for i in range(reps):
-        for side in (["scipy", "probwb"] if i % 2 == 0 else ["probwb", "scipy"]):
-            times[side].append(fair.fresh_process(COLD[side].format(here=here, n=n), empty_caches=True)["wall_s"])
+    times = fair.alternate_fresh({side: COLD[side].format(here=here, n=n) for side in ("scipy", "probwb")}, reps)
     return ["| cold start | scipy median s | probwb median s | speed-up | reps each |",
             "| --- | ---: | ---: | ---: | ---: |",
             f"| fresh process, empty caches: import + build {n:,} rows + first one-way ANOVA | "

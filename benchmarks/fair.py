@@ -189,6 +189,19 @@ def fresh_process(code: str, *, empty_caches: bool = False, env: dict[str, str] 
     return out
 
 
+def alternate_fresh(codes: dict[str, str], reps: int, *, empty_caches: bool = True) -> dict[str, list[float]]:
+    """Run each side's snippet in a fresh process ``reps`` times, sides alternated (order flipped each time).
+
+    Returns each process's wall seconds (import included) per side: the cold-start row when ``empty_caches``.
+    """
+    names = list(codes)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(reps):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            times[name].append(fresh_process(codes[name], empty_caches=empty_caches)["wall_s"])
+    return times
+
+
 def peak_rss_mb() -> float:
     """Return this process's peak resident memory in MiB (Linux ru_maxrss is in KiB)."""
     import resource

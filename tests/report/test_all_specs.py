@@ -75,6 +75,9 @@ def test_spec_reports_quick(path: Path, quick_report):
     for title, frame in tables.items():
         assert internal_ids(frame) == [], f"{path.stem}: table {title!r} shows {internal_ids(frame)}"
         assert unlabelled_intervals(frame) == [], f"{path.stem}: table {title!r} has {unlabelled_intervals(frame)}"
+    # the banner's reasons and the warnings list speak the same names as the tables
+    texts = pd.DataFrame({"text": [*rep.warnings, *rep.diagnostics.get("reasons", [])]}, dtype=object)
+    assert internal_ids(texts) == [], f"{path.stem}: warnings or banner show {internal_ids(texts)}"
 
 
 def _last_line(out: str) -> str:

@@ -358,14 +358,20 @@ def run_spec(spec: Mapping[str, Any], *, quick: bool = False, random_state: Any 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             bayes.fit(sub)
-        warns += [str(w.message) for w in caught if w.category.__module__.startswith("probwb")]
+        sampler_warns = [str(w.message) for w in caught if w.category.__module__.startswith("probwb")]
         summ = bayes.transmat_summary(0.9)
         tables["Bayesian transition probabilities (90% intervals)"] = label_intervals(
             order_rows(summ, "input_level"), 0.9, "CrI")
         out["bayes_model"] = bayes
         if bayes.diagnostics_ is not None:
-            out["diagnostics"] = readable_diagnostics(bayes, bayes.inputs if isinstance(bayes.inputs, str)
-                                                      or bayes.inputs is None else bayes.inputs[0])
+            readable = readable_diagnostics(bayes, bayes.inputs if isinstance(bayes.inputs, str)
+                                            or bayes.inputs is None else bayes.inputs[0])
+            out["diagnostics"] = readable
+            # the sampler's own warning names parameters by their array positions; restate it with the state
+            # names the banner uses, so the report neither shows internal ids nor says the same thing twice
+            verdict_msg = f"MCMC diagnostics verdict {readable.verdict!r}: " + "; ".join(readable.reasons)
+            sampler_warns = [verdict_msg if w.startswith("MCMC diagnostics verdict") else w for w in sampler_warns]
+        warns += sampler_warns
         movable = summ[summ["from_state"] != summ["to_state"]]
         if len(movable):
             top = movable.sort_values("mean", ascending=False).iloc[0]

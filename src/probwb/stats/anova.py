@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from probwb.core.validation import check_columns, check_dataframe, closest_match
 from probwb.errors import DataError, ProbwbWarning, SmallSampleWarning, SpecError
@@ -442,7 +442,8 @@ def oneway(data: pd.DataFrame, value: str, group: str, *, welch: bool = False, c
         raise DataError(f"oneway: every group of {group!r} is constant in {value!r} (within-group variance 0): "
                         "the model fits exactly and the F ratio is undefined")
     f = (ss_b / df_b) / (ss_w / df_w)
-    p = float(stats.f.sf(f, df_b, df_w))
+    # stats.f.sf's own C function (identical values, f >= 0), without the ~40 us of wrapper checks per call
+    p = float(special.fdtrc(float(df_b), float(df_w), f))
     es = omega_squared_from_f(f, df_b, df_w, float(n.sum()), confidence)
     for w in warn_list:
         warnings.warn(w, SmallSampleWarning, stacklevel=2)

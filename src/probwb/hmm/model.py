@@ -30,6 +30,7 @@ from probwb.errors import (
     NotFittedError,
     StateError,
 )
+from probwb.hmm import _chunks
 from probwb.hmm._chunks import run_chunks
 from probwb.hmm.emissions import CategoricalEmission, Emission, make_emission
 from probwb.hmm.iohmm import InputEncoder, LogitTransitions
@@ -85,6 +86,31 @@ class SequenceData:
         out = np.full((N, T, *flat.shape[1:]), fill, dtype=flat.dtype)
         out[self.row_seq, self.row_pos] = flat
         return out
+
+
+def _prep_block_rows(n_rows: int) -> int:
+    """Return how many rows the DataFrame preparation handles at a time.
+
+    The same byte budget as the forward–backward chunks (8 bytes per data row, between ``CHUNK_BYTES / 8`` and
+    ``CHUNK_BYTES``), spent on ~64 bytes of temporaries per row (diffs, masks, float copies of times).
+    """
+    budget = min(_chunks.CHUNK_BYTES, max(_chunks.CHUNK_BYTES // 8, 8 * int(n_rows)))
+    return max(1, int(budget) // 64)
+
+
+def _sorted_by_entity_time(codes: np.ndarray, times: np.ndarray, block: int) -> bool:
+    """Return True if rows are sorted by entity code and, within an entity, by strictly increasing time."""
+    n = codes.shape[0]
+    for r0 in range(0, max(n - 1, 0), block):
+        r1 = min(n, r0 + block + 1)
+        step = np.diff(codes[r0:r1])
+        if (step < 0).any():
+            return False
+        same = step == 0
+        t = times[r0:r1]
+        if not (t[1:][same] > t[:-1][same]).all():
+            return False
+    return True
 
 
 def _em_gap(history: list[float]) -> tuple[float, float]:
@@ -417,36 +443,70 @@ class HMM:
             if miss.any():
                 raise DataError(f"column {c!r} has {int(miss.sum())} missing value(s) (first at row "
                                 f"{int(np.flatnonzero(miss)[0])}); every row needs an entity and a time")
+            del miss
+        # the preparation works on blocks of rows so that no full-size temporary (diffs, masks, float copies)
+        # exists next to the arrays the sequences keep (#22): its peak is those arrays plus one block's worth
         codes, uniques = pd.factorize(data[self.id_col], sort=True)
         times = data[self.time_col].to_numpy()
-        step = np.diff(codes)
-        if (step >= 0).all() and (times[1:][step == 0] > times[:-1][step == 0]).all():
-            order = np.arange(codes.shape[0])  # already sorted by entity then time: no reshuffle
+        n = codes.shape[0]
+        block = _prep_block_rows(n)
+        lengths = np.bincount(codes, minlength=len(uniques))
+        if _sorted_by_entity_time(codes, times, block):
+            order, identity = np.arange(n), True  # already sorted by entity then time: no reshuffle
             sc, st = codes, times
         else:
-            order = np.lexsort((times, codes))
-            sc, st = codes[order], times[order]
-        dup = (sc[1:] == sc[:-1]) & (st[1:] == st[:-1])
-        if dup.any():
-            k = int(np.flatnonzero(dup)[0])
-            raise DataError(f"entity {_plain(uniques[sc[k]])!r} has two rows at {self.time_col}={_plain(st[k])!r}; "
-                            "expected one row per entity and time step")
-        lengths = np.bincount(codes, minlength=len(uniques))
+            order, identity = np.lexsort((times, codes)), False
+            sc = codes[order]
+            del codes
+            st = times[order]
+            for r0 in range(0, max(n - 1, 0), block):
+                r1 = min(n, r0 + block + 1)
+                dup = (sc[r0 + 1:r1] == sc[r0:r1 - 1]) & (st[r0 + 1:r1] == st[r0:r1 - 1])
+                if dup.any():
+                    k = r0 + int(np.flatnonzero(dup)[0])
+                    raise DataError(f"entity {_plain(uniques[sc[k]])!r} has two rows at "
+                                    f"{self.time_col}={_plain(st[k])!r}; expected one row per entity and time step")
         starts = np.r_[0, np.cumsum(lengths)[:-1]]
-        row_pos = np.arange(sc.shape[0]) - starts[sc]
-        needed = list(dict.fromkeys([*cols, *self._input_list()]))
-        sub = data[needed] if order is None or (order == np.arange(order.shape[0])).all() else data[needed].iloc[order]
-        obs = {c: self._emissions[c].encode(sub[c].reset_index(drop=True), fitting=fitting) for c in cols}
+        row_pos = np.arange(n)
+        for r0 in range(0, n, block):
+            row_pos[r0:r0 + block] -= starts[sc[r0:r0 + block]]
+        del starts
+        obs = {c: self._encode_column(data[c], order, identity, block, fitting=fitting) for c in cols}
         design = None
         if self._input_list():
+            inputs = data[self._input_list()]
+            sub = inputs if identity else inputs.iloc[order]
             if fitting:
                 self._encoder = InputEncoder(self._input_list(), self.input_baseline).fit(sub)
             design = self._encoder.transform(sub.reset_index(drop=True))
-        gaps = self._time_gaps(sc, st, uniques, fitting=fitting)
+            del sub
+        gaps = self._time_gaps(sc, st, uniques, fitting=fitting, block=block)
         return SequenceData(ids=np.asarray(uniques, dtype=object), lengths=lengths, row_seq=sc, row_pos=row_pos,
                             source_rows=order, obs=obs, design=design, times=st, gaps=gaps)
 
-    def _time_gaps(self, sc: np.ndarray, st: np.ndarray, uniques: Any, *, fitting: bool) -> np.ndarray | None:
+    def _encode_column(self, column: pd.Series, order: np.ndarray, identity: bool, block: int, *,
+                       fitting: bool) -> np.ndarray:
+        """Return the column's encoded values (float, NaN = not observed) in sorted row order."""
+        em = self._emissions[column.name]
+        n = column.shape[0]
+        if fitting or n <= block:
+            # fitting learns from the whole column (e.g. the symbols of a categorical one)
+            whole = column if identity else column.iloc[order]
+            return em.encode(whole.reset_index(drop=True), fitting=fitting)
+        out = np.empty(n)
+        try:
+            for r0 in range(0, n, block):
+                part = column.iloc[r0:r0 + block] if identity else column.iloc[order[r0:r0 + block]]
+                out[r0:r0 + block] = em.encode(part.reset_index(drop=True), fitting=False)
+        except ValueError:
+            # bad values: encode the whole column so the message names the row exactly as it always has
+            del out
+            whole = column if identity else column.iloc[order]
+            return em.encode(whole.reset_index(drop=True), fitting=False)
+        return out
+
+    def _time_gaps(self, sc: np.ndarray, st: np.ndarray, uniques: Any, *, fitting: bool,
+                   block: int | None = None) -> np.ndarray | None:
         """Return each sorted row's number of grid steps to its entity's next row, or None if all are 1."""
         if self.time_gaps not in ("power", "error", "consecutive"):
             raise ModelError(f"time_gaps must be 'power', 'error' or 'consecutive', found {self.time_gaps!r}")
@@ -454,16 +514,31 @@ class HMM:
             self.time_step_ = None
         if self.time_gaps == "consecutive" or st.shape[0] < 2:
             return None
-        if np.issubdtype(st.dtype, np.datetime64) or np.issubdtype(st.dtype, np.timedelta64):
-            t = st.astype("datetime64[ns]").astype(np.int64).astype(float) if np.issubdtype(
-                st.dtype, np.datetime64) else st.astype("timedelta64[ns]").astype(np.int64).astype(float)
+        if np.issubdtype(st.dtype, np.datetime64):
+            def as_float(t: np.ndarray) -> np.ndarray:
+                return t.astype("datetime64[ns]").astype(np.int64).astype(float)
+            unit = 1e9
+        elif np.issubdtype(st.dtype, np.timedelta64):
+            def as_float(t: np.ndarray) -> np.ndarray:
+                return t.astype("timedelta64[ns]").astype(np.int64).astype(float)
             unit = 1e9
         elif np.issubdtype(st.dtype, np.number) and not np.issubdtype(st.dtype, np.bool_):
-            t, unit = st.astype(float), 1.0
+            def as_float(t: np.ndarray) -> np.ndarray:
+                return t.astype(float)
+            unit = 1.0
         else:
             return None  # labels that only order the rows: every step counts as one
-        same = sc[1:] == sc[:-1]
-        diff = (t[1:] - t[:-1])[same]
+        n = st.shape[0]
+        block = block or _prep_block_rows(n)
+
+        def pairs() -> Any:
+            # (first row, same-entity mask, time differences of the same-entity pairs) block by block
+            for r0 in range(0, n - 1, block):
+                r1 = min(n, r0 + block + 1)
+                same = sc[r0 + 1:r1] == sc[r0:r1 - 1]
+                t = as_float(st[r0:r1])
+                yield r0, same, (t[1:] - t[:-1])[same]
+
         step = getattr(self, "time_step_", None)
         if self.time_step is not None:
             try:
@@ -476,32 +551,45 @@ class HMM:
                 raise ModelError(f"time_step must be a positive number for numeric times or a duration such as "
                                  f"'7D' for datetimes, found {self.time_step!r} for a {st.dtype} time column")
         if step is None:
-            if diff.size == 0:
+            smallest = [float(d.min()) for _, _, d in pairs() if d.size]
+            if not smallest:
                 return None
-            step = float(diff.min())
+            step = min(smallest)
         if fitting:
             self.time_step_ = step
-        ratio = diff / step
-        k = np.rint(ratio)
-        off = (np.abs(ratio - k) > 1e-6 * np.maximum(k, 1.0)) | (k < 1)
-        big = k > 1
-        if off.any() or (self.time_gaps == "error" and big.any()):
-            first = int(np.flatnonzero(off if off.any() else big)[0])
-            row = int(np.flatnonzero(same)[first])
+        n_off = n_big = 0
+        first_off = first_big = None  # (row, ratio, k) of the first off-grid / multi-step jump
+        gaps = None
+        for r0, same, diff in pairs():
+            ratio = diff / step
+            k = np.rint(ratio)
+            off = (np.abs(ratio - k) > 1e-6 * np.maximum(k, 1.0)) | (k < 1)
+            big = k > 1
+            if off.any():
+                n_off += int(off.sum())
+                if first_off is None:
+                    i = int(np.flatnonzero(off)[0])
+                    first_off = (r0 + int(np.flatnonzero(same)[i]), ratio[i], k[i])
+            if big.any():
+                n_big += int(big.sum())
+                if first_big is None:
+                    i = int(np.flatnonzero(big)[0])
+                    first_big = (r0 + int(np.flatnonzero(same)[i]), ratio[i], k[i])
+                if gaps is None:
+                    gaps = np.ones(n, dtype=np.int64)
+                gaps[r0 + np.flatnonzero(same)[big]] = k[big].astype(np.int64)
+        if n_off or (self.time_gaps == "error" and n_big):
+            row, r, kk = first_off if n_off else first_big
             where = (f"entity {_plain(uniques[sc[row]])!r} jumps from {self.time_col}={_plain(st[row])!r} to "
                      f"{_plain(st[row + 1])!r}")
-            if off.any():
+            if n_off:
                 raise DataError(f"{where}: expected a whole number of grid steps of {step / unit:g} (the smallest "
-                                f"step in the data, or time_step), found {ratio[first]:.6g}; "
-                                f"{int(off.sum())} such jump(s)")
-            raise DataError(f"{where} ({int(k[first])} grid steps of {step / unit:g}); time_gaps='error' refuses "
-                            f"jumps ({int(big.sum())} found): use time_gaps='power' to model them as unseen steps "
+                                f"step in the data, or time_step), found {r:.6g}; {n_off} such jump(s)")
+            raise DataError(f"{where} ({int(kk)} grid steps of {step / unit:g}); time_gaps='error' refuses "
+                            f"jumps ({n_big} found): use time_gaps='power' to model them as unseen steps "
                             "or 'consecutive' to ignore the times")
-        if not big.any():
-            return None
-        gaps = np.ones(sc.shape[0], dtype=np.int64)
-        gaps[np.flatnonzero(same)] = k.astype(np.int64)
         return gaps
+
 
     # ------------------------------------------------------------------ parameters
     def _emission_loglik(self, seq: SequenceData, emissions: dict[str, Emission] | None = None,

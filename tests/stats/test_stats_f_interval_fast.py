@@ -100,3 +100,34 @@ def test_interval_does_not_go_through_the_distribution_wrappers(monkeypatch):
     monkeypatch.setattr(stats.f, "cdf", refuse)
     lo, hi = f_ncp_interval(14.7, 9.0, 9990.0)
     assert 0 < lo < hi < math.inf
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), where=st.sampled_from(["y", "g"]),
+       kind=st.sampled_from(["category", "str", "Float64"]))
+def test_oneway_missing_check_without_isna_series(seed, where, kind):
+    """The one-way missing-value check (NaN scan / code -1 instead of Series.isna) refuses and drops as before."""
+    import pandas as pd
+
+    from probwb.errors import DataError
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 200))
+    g = rng.integers(0, 3, n)
+    g[:3] = np.arange(3)
+    y = rng.normal(0, 1, n) + 0.5 * g
+    bad = int(rng.integers(3, n))
+    labels = np.array(["a", "b", "c"], dtype=object)[g]
+    df = pd.DataFrame({"y": y, "g": labels})
+    if kind == "category":
+        df["g"] = pd.Categorical(labels, categories=["c", "a", "b"])
+    elif kind == "Float64":
+        df["y"] = df["y"].astype("Float64")
+    df.loc[bad, where] = None
+    with pytest.raises(DataError, match=f"column '{where}' has 1 missing"):
+        oneway(df, "y", "g")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = oneway(df, "y", "g", missing="drop")
+    want = oneway(df.drop(index=bad), "y", "g")
+    assert (got.statistic, got.pvalue, got.n) == (want.statistic, want.pvalue, n - 1)

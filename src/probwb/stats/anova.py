@@ -372,11 +372,24 @@ def _group_codes(series: pd.Series) -> tuple[np.ndarray, list]:
     return remap[codes], list(cats[used])
 
 
+def _has_missing(series: pd.Series) -> bool:
+    """Return whether ``series`` has a missing value (``Series.isna().any()`` without building a mask Series).
+
+    A numpy float column's only missing value is NaN and a categorical's is code -1; other dtypes go through
+    pandas.
+    """
+    if series.dtype == np.float64:
+        return bool(np.isnan(series.to_numpy()).any())
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return bool((series.cat.codes.to_numpy() < 0).any())
+    return bool(series.isna().any())
+
+
 def _groups(data: pd.DataFrame, value: str, group: str, missing: str, where: str):
     check_dataframe(data)
     check_columns(data, [value, group])
     y, g = data[value], data[group]
-    if len(data) == 0 or y.isna().any() or g.isna().any():
+    if len(data) == 0 or _has_missing(y) or _has_missing(g):
         # copying the two columns out is only needed to drop (or report) missing rows
         sub = _select(data, [value, group], missing, where)
         y, g = sub[value], sub[group]

@@ -128,7 +128,8 @@ def _peak_bytes(fn) -> int:
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_preparation_peak_is_the_kept_arrays_not_full_size_temporaries(shuffle):
-    """The sequences keep 4 int64/float arrays (32 B/obs); the unblocked preparation peaked at ~91 B/obs."""
+    """The sequences keep 3 int64/float arrays (24 B/obs) for sorted input; the unblocked preparation peaked at ~91
+    B/obs, and storing the identity row order as an array cost 8 B/obs more (42.4 B/obs measured, #22)."""
     rng = np.random.default_rng(1)
     n_seq, L = 20_000, 20
     frame = pd.DataFrame({"id": np.repeat(np.arange(n_seq), L), "week": np.tile(np.arange(L), n_seq),
@@ -138,6 +139,57 @@ def test_preparation_peak_is_the_kept_arrays_not_full_size_temporaries(shuffle):
     model = HMM.from_params(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
                             {"count": ("poisson", {"rates": np.array([0.5, 2.0])})}, id_col="id", time_col="week")
     per_obs = _peak_bytes(lambda: model.score(frame)) / frame.shape[0]
-    # kept: row codes, row positions, source rows, encoded counts (+ sorted times when the rows were shuffled)
-    limit = 60.0 if shuffle else 45.0
+    # kept: row codes, row positions, encoded counts (+ source rows and sorted times when the rows were shuffled)
+    limit = 60.0 if shuffle else 38.0
     assert per_obs < limit, f"{per_obs:.1f} bytes per observation"
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_predict_proba_peak_has_no_gather_or_frame_copy(shuffle):
+    """predict_proba keeps the posteriors once: no row-order gather of them, no copy into the DataFrame (#22).
+
+    Kept for the call: the sequences (32 B/obs, + sorted times when shuffled) and the posteriors (8 S B/obs,
+    S = 3 here); a gather copy and pandas' copy into the frame each added another 8 S B/obs.
+    """
+    rng = np.random.default_rng(2)
+    n_seq, L = 20_000, 20
+    frame = pd.DataFrame({"id": np.repeat(np.arange(n_seq), L), "week": np.tile(np.arange(L), n_seq),
+                          "count": rng.poisson(1.0, n_seq * L)})
+    if shuffle:
+        frame = frame.iloc[rng.permutation(frame.shape[0])]
+    model = HMM.from_params(np.array([0.4, 0.3, 0.3]), np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1],
+                                                                  [0.1, 0.1, 0.8]]),
+                            {"count": ("poisson", {"rates": np.array([0.3, 1.0, 3.0])})},
+                            id_col="id", time_col="week")
+    out = {}
+    per_obs = _peak_bytes(lambda: out.setdefault("p", model.predict_proba(frame))) / frame.shape[0]
+    # the result is still the caller's rows in the caller's order, each row a distribution
+    assert out["p"].index.equals(frame.index)
+    np.testing.assert_allclose(out["p"].to_numpy().sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    limit = 90.0 if shuffle else 70.0
+    assert per_obs < limit, f"{per_obs:.1f} bytes per observation"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n_seq=st.integers(1, 30), missing=st.sampled_from([0.0, 0.3]),
+       jumps=st.sampled_from([0.0, 0.2]), shuffle=st.booleans(), budget=st.sampled_from([1, 700, 10**12]))
+def test_predict_proba_written_per_chunk_equals_the_gathered_posteriors(seed, n_seq, missing, jumps, shuffle,
+                                                                        budget):
+    """Posteriors written straight to the caller's rows are exactly the kept ones gathered and reordered."""
+    rng = np.random.default_rng(seed)
+    frame = _frame(rng, n_seq, missing, jumps, shuffle, False, None)
+    frame.index = rng.permutation(np.arange(10, 10 + frame.shape[0]))
+    model = _model()
+    with mock.patch.object(_chunks, "CHUNK_BYTES", budget):
+        got = model.predict_proba(frame)
+        seq, res = model._forward(frame, posteriors=True)
+    ref = np.empty_like(res.gamma)
+    ref[seq.source_rows] = res.rows(seq.row_seq, seq.row_pos)
+    assert got.index.equals(frame.index) and list(got.columns) == list(model.state_names_)
+    np.testing.assert_array_equal(got.to_numpy(), ref)
+    # a list of arrays keeps its (sequence, step) index
+    arrays = [np.c_[rng.poisson(1.5, int(k)), rng.normal(size=int(k))] for k in rng.integers(1, 9, 1 + n_seq % 5)]
+    lst = model.predict_proba(arrays)
+    seq, res = model._forward(arrays, posteriors=True)
+    np.testing.assert_array_equal(lst.to_numpy(), res.rows(seq.row_seq, seq.row_pos))
+    assert list(lst.index.names) == ["sequence", "step"] and lst.shape[0] == sum(a.shape[0] for a in arrays)

@@ -52,7 +52,8 @@ class SequenceData:
     """Sequences flattened to rows (sorted by entity, then time) with their padding coordinates.
 
     ``obs[col]`` (M,) floats with NaN = not observed; ``row_seq``/``row_pos`` place row ``m`` in the
-    padded ``(N, T)`` layout; ``source_rows`` gives each sorted row's position in the caller's data;
+    padded ``(N, T)`` layout; ``order`` gives each sorted row's position in the caller's data, or is None
+    when the caller's rows were already sorted (``source_rows`` is then ``arange(M)``, built on demand);
     ``ids`` (N,) entity ids; ``design`` (M, K) input rows or None; ``gaps`` (M,) the number of grid
     steps from each row to its entity's next row (1 = consecutive; 1 on each entity's last row), or None
     when every step is consecutive.
@@ -62,7 +63,7 @@ class SequenceData:
     lengths: np.ndarray
     row_seq: np.ndarray
     row_pos: np.ndarray
-    source_rows: np.ndarray
+    order: np.ndarray | None
     obs: dict[str, np.ndarray]
     design: np.ndarray | None
     times: np.ndarray | None = None
@@ -72,6 +73,12 @@ class SequenceData:
     @property
     def n_rows(self) -> int:
         return int(self.row_seq.shape[0])
+
+    @property
+    def source_rows(self) -> np.ndarray:
+        """Return each sorted row's position in the caller's data (M,)."""
+        # the identity is not stored: for sorted input it would be 8 bytes per row kept for nothing (#22)
+        return np.arange(self.n_rows) if self.order is None else self.order
 
     @property
     def max_len(self) -> int:
@@ -429,7 +436,7 @@ class HMM:
         row_pos = np.arange(row_seq.shape[0]) - starts[row_seq]
         obs = {c: self._emissions[c].encode(frame[c], fitting=fitting) for c in cols}
         return SequenceData(ids=np.arange(len(arrs)), lengths=lengths, row_seq=row_seq, row_pos=row_pos,
-                            source_rows=np.arange(row_seq.shape[0]), obs=obs, design=None, times=row_pos)
+                            order=None, obs=obs, design=None, times=row_pos)
 
     def _frame_to_sequences(self, data: pd.DataFrame, *, fitting: bool) -> SequenceData:
         check_dataframe(data)
@@ -452,7 +459,7 @@ class HMM:
         block = _prep_block_rows(n)
         lengths = np.bincount(codes, minlength=len(uniques))
         if _sorted_by_entity_time(codes, times, block):
-            order, identity = np.arange(n), True  # already sorted by entity then time: no reshuffle
+            order, identity = None, True  # already sorted by entity then time: no reshuffle, no index array
             sc, st = codes, times
         else:
             order, identity = np.lexsort((times, codes)), False
@@ -482,9 +489,9 @@ class HMM:
             del sub
         gaps = self._time_gaps(sc, st, uniques, fitting=fitting, block=block)
         return SequenceData(ids=np.asarray(uniques, dtype=object), lengths=lengths, row_seq=sc, row_pos=row_pos,
-                            source_rows=order, obs=obs, design=design, times=st, gaps=gaps)
+                            order=order, obs=obs, design=design, times=st, gaps=gaps)
 
-    def _encode_column(self, column: pd.Series, order: np.ndarray, identity: bool, block: int, *,
+    def _encode_column(self, column: pd.Series, order: np.ndarray | None, identity: bool, block: int, *,
                        fitting: bool) -> np.ndarray:
         """Return the column's encoded values (float, NaN = not observed) in sorted row order."""
         em = self._emissions[column.name]
@@ -934,28 +941,41 @@ class HMM:
             return pd.Series(res.log_prob, index=pd.Index(seq.ids, name=self.id_col), name="loglik")
         return float(res.log_prob.sum())
 
-    def _row_frame(self, data: Any, seq: SequenceData, values: np.ndarray, columns: list[str]) -> pd.DataFrame:
-        """Put per-sorted-row values back in the caller's row order."""
-        if (seq.source_rows == np.arange(seq.source_rows.shape[0])).all():
+    def _row_frame(self, data: Any, seq: SequenceData, values: np.ndarray, columns: list[str], *,
+                   in_caller_order: bool = False) -> pd.DataFrame:
+        """Return a frame of per-sorted-row values put back in the caller's row order (or already in it)."""
+        if in_caller_order or seq.order is None:
             out = values
         else:
             out = np.empty_like(values)
-            out[seq.source_rows] = values
+            out[seq.order] = values
         if isinstance(data, pd.DataFrame):
             index = data.index
         else:
-            # list input keeps its order (source_rows is the identity): build the index from codes directly
+            # list input keeps its order (order is None): build the index from codes directly
             index = pd.MultiIndex(levels=[np.arange(seq.lengths.shape[0]), np.arange(seq.max_len)],
                                   codes=[seq.row_seq, seq.row_pos], names=["sequence", "step"],
                                   verify_integrity=False)
-        return pd.DataFrame(out, index=index, columns=columns)
+        # ``out`` is ours alone: let the frame hold it rather than copy it (pandas 3 copies 2-D arrays by default)
+        return pd.DataFrame(out, index=index, columns=columns, copy=False)
 
     def predict_proba(self, data: Any) -> pd.DataFrame:
         """Return state posteriors P(state at t | whole sequence): one row per input row, one column per state."""
-        seq, res = self._forward(data, posteriors=True)
+        self._check_fitted()
+        seq = self._to_sequences(data, fitting=False)
+        # each chunk's posteriors go straight to their caller rows: no full sorted-order copy, no gather by
+        # the identity, no reordering copy afterwards (#22); the values are the kept posteriors' exactly
+        out = np.empty((seq.n_rows, len(self.state_names_)))
+
+        def put(r0: int, r1: int, g: np.ndarray) -> None:
+            if seq.order is None:
+                out[r0:r1] = g
+            else:
+                out[seq.order[r0:r1]] = g
+
+        res = self._run_fb(seq, self.startprob_, self._trans, on_chunk=put)
         self._raise_impossible(seq, res.log_prob)
-        gamma = res.rows(seq.row_seq, seq.row_pos)
-        return self._row_frame(data, seq, gamma, list(self.state_names_))
+        return self._row_frame(data, seq, out, list(self.state_names_), in_caller_order=True)
 
     def _raise_impossible(self, seq: SequenceData, log_prob: np.ndarray) -> None:
         bad = ~np.isfinite(log_prob)

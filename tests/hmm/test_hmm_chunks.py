@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tracemalloc
 import warnings
 from types import SimpleNamespace
 from unittest import mock
@@ -123,17 +122,7 @@ def test_gaussian_mstep_from_centred_statistics_matches_two_pass():
     np.testing.assert_allclose(em.covars_, var, rtol=1e-8)
 
 
-def _peak_bytes(fn) -> int:
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        fn()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
-def test_em_iteration_working_set_is_bounded_not_per_sequence():
+def test_em_iteration_working_set_is_bounded_not_per_sequence(peak_bytes):
     """One E+M step over 40,000 sequences stays near the chunk budget (the unchunked step held ~190 B/obs)."""
     rng = np.random.default_rng(0)
     n_seq, L = 40_000, 20
@@ -146,7 +135,7 @@ def test_em_iteration_working_set_is_bounded_not_per_sequence():
         model.fit(frame.iloc[:2_000])
     seq = model._to_sequences(frame, fitting=False)
     emissions = {c: em for c, em in model._emissions.items()}
-    peak = _peak_bytes(lambda: model._em(seq, model.startprob_, model.transmat_, emissions, seq.n_rows, 0))
+    peak = peak_bytes(lambda: model._em(seq, model.startprob_, model.transmat_, emissions, seq.n_rows, 0))
     per_obs = peak / seq.n_rows
     # hmmlearn's fit holds ~9 B/obs here (a copy of X); the goal is <= 1.5x that
     assert per_obs < 13.0, f"{per_obs:.1f} bytes per observation"

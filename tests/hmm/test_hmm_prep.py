@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tracemalloc
 import warnings
 from unittest import mock
 
@@ -116,18 +115,8 @@ def test_time_step_learned_in_blocks_is_the_smallest_step():
     assert steps[0] == d.min() == 2.5
 
 
-def _peak_bytes(fn) -> int:
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        fn()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_preparation_peak_is_the_kept_arrays_not_full_size_temporaries(shuffle):
+def test_preparation_peak_is_the_kept_arrays_not_full_size_temporaries(shuffle, peak_bytes):
     """The sequences keep 3 int64/float arrays (24 B/obs) for sorted input; the unblocked preparation peaked at ~91
     B/obs, and storing the identity row order as an array cost 8 B/obs more (42.4 B/obs measured, #22)."""
     rng = np.random.default_rng(1)
@@ -138,14 +127,14 @@ def test_preparation_peak_is_the_kept_arrays_not_full_size_temporaries(shuffle):
         frame = frame.iloc[rng.permutation(frame.shape[0])]
     model = HMM.from_params(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
                             {"count": ("poisson", {"rates": np.array([0.5, 2.0])})}, id_col="id", time_col="week")
-    per_obs = _peak_bytes(lambda: model.score(frame)) / frame.shape[0]
+    per_obs = peak_bytes(lambda: model.score(frame)) / frame.shape[0]
     # kept: row codes, row positions, encoded counts (+ source rows and sorted times when the rows were shuffled)
     limit = 60.0 if shuffle else 38.0
     assert per_obs < limit, f"{per_obs:.1f} bytes per observation"
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_predict_proba_peak_has_no_gather_or_frame_copy(shuffle):
+def test_predict_proba_peak_has_no_gather_or_frame_copy(shuffle, peak_bytes):
     """predict_proba keeps the posteriors once: no row-order gather of them, no copy into the DataFrame (#22).
 
     Kept for the call: the sequences (32 B/obs, + sorted times when shuffled) and the posteriors (8 S B/obs,
@@ -162,7 +151,7 @@ def test_predict_proba_peak_has_no_gather_or_frame_copy(shuffle):
                             {"count": ("poisson", {"rates": np.array([0.3, 1.0, 3.0])})},
                             id_col="id", time_col="week")
     out = {}
-    per_obs = _peak_bytes(lambda: out.setdefault("p", model.predict_proba(frame))) / frame.shape[0]
+    per_obs = peak_bytes(lambda: out.setdefault("p", model.predict_proba(frame))) / frame.shape[0]
     # the result is still the caller's rows in the caller's order, each row a distribution
     assert out["p"].index.equals(frame.index)
     np.testing.assert_allclose(out["p"].to_numpy().sum(axis=1), 1.0, rtol=0, atol=1e-12)
